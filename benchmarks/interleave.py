@@ -1,0 +1,76 @@
+"""Interleaved A/B timing: ratios that survive a noisy, shared machine.
+
+Absolute times drift by up to 2x between runs here, so competing variants are
+timed in alternating rounds (A B A B ...) and compared by the median of the
+per-round ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from typing import Callable, Dict
+
+
+def per_call_s(fn: Callable[[], object], loops: int) -> float:
+    """Seconds per call of ``fn`` over ``loops`` back-to-back calls."""
+    t0 = time.perf_counter()
+    for _ in range(loops):
+        fn()
+    return (time.perf_counter() - t0) / loops
+
+
+def calibrate(fn: Callable[[], object], target_s: float = 0.02) -> int:
+    """Loops per round so that one round takes about ``target_s``."""
+    loops = 1
+    while True:
+        if per_call_s(fn, loops) * loops >= target_s / 4 or loops >= 1 << 24:
+            return max(1, int(loops * target_s / max(per_call_s(fn, loops) * loops, 1e-9)))
+        loops *= 4
+
+
+def interleaved(variants: Dict[str, Callable[[], object]], rounds: int = 15, target_s: float = 0.02
+                ) -> Dict[str, Dict[str, float]]:
+    """Times every variant in alternating rounds.
+
+    Returns:
+        name -> {"median_s": median seconds per call, "ratio": median over
+        rounds of (this variant's time / the first variant's time)}.
+    """
+    names = list(variants)
+    loops = {n: calibrate(variants[n], target_s) for n in names}
+    times: Dict[str, list] = {n: [] for n in names}
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for n in order:
+            times[n].append(per_call_s(variants[n], loops[n]))
+    base = names[0]
+    return {
+        n: {
+            "median_s": statistics.median(times[n]),
+            "ratio": statistics.median(t / b for t, b in zip(times[n], times[base])),
+        }
+        for n in names
+    }
+
+
+def machine() -> Dict[str, str]:
+    """CPU model, cores, Python, and whether OpenBLAS overrides are set."""
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "<unset>"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "<unset>"),
+    }

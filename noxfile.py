@@ -1,0 +1,64 @@
+"""Developer sessions: tests on both implementations, lint, benchmarks.
+
+``nox -s tests`` runs the whole suite twice:
+
+- ``tests(impl='python')``: a pure install (no compiled module at all), so
+  every node must fall back to numpy;
+- ``tests(impl='native')``: both distributions installed and
+  ``REMOTEMEDIA_IMPL=native``, so a missing or mismatched compiled module
+  fails the run instead of silently falling back.
+
+The Rust crate is built in-tree (``native/target``), so the native session
+reuses the build that ``pip install ./native`` already made in the same clone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = False
+
+ROOT = pathlib.Path(__file__).parent
+
+
+@nox.session
+@nox.parametrize("impl", ["python", "native"])
+def tests(session: nox.Session, impl: str) -> None:
+    """The full test suite in one implementation."""
+    if impl == "native":
+        session.install("./native", ".[native,test]")
+    else:
+        session.install(".[test]")
+    env = {"REMOTEMEDIA_TEST_EXPECT_IMPL": impl}
+    if impl == "native":
+        env["REMOTEMEDIA_IMPL"] = "native"
+    # Tests import the installed package, not the checkout.
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff, rustfmt, clippy (warnings are errors) and the stub check."""
+    session.install("ruff", "mypy", "./native", ".[native]")
+    session.run("ruff", "check", "remotemedia", "tests", "benchmarks", "noxfile.py")
+    with session.chdir("native"):
+        session.run("cargo", "fmt", "--check", external=True)
+        session.run("cargo", "clippy", "--release", "--", "-D", "warnings", external=True)
+        session.run("python", "-m", "mypy.stubtest", "remotemedia_runtime", "--allowlist", "stubtest-allowlist.txt",
+                    env={"MYPYPATH": "."})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The full benchmark suite; writes benchmarks/results/<date>.json."""
+    session.install("./native", ".[native,bench]")
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.date.today().isoformat()
+    session.run(
+        "python", "benchmarks/run.py", "--json", str(out / f"{stamp}.json"), *session.posargs,
+    )

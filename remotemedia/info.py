@@ -1,0 +1,71 @@
+"""``remotemedia.info()``: what is installed and which implementation each node uses."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+
+class Info(dict):  # type: ignore[type-arg]
+    """A dict of installation facts that prints as a readable report.
+
+    Keys: ``version`` (str), ``impl_requested`` (the ``REMOTEMEDIA_IMPL`` value),
+    ``native`` (dict: ``available``, ``version``, ``reason``, ``build``),
+    ``kernels`` (family -> {``implementation``, ``reason``}),
+    ``nodes`` (node type -> {``implementation``, ``reason``, ``kernel``}).
+    """
+
+    def __str__(self) -> str:
+        native = self["native"]
+        lines = [
+            f"remotemedia {self['version']}",
+            f"REMOTEMEDIA_IMPL: {self['impl_requested']}",
+        ]
+        if native["available"]:
+            lines.append(f"native: remotemedia_runtime {native['version']} ({native['build'].get('profile', '?')} build)")
+        else:
+            lines.append(f"native: unavailable ({native['reason']})")
+        lines.append("kernels:")
+        for fam, d in self["kernels"].items():
+            lines.append(f"  {fam:<28} {d['implementation']:<7} {d['reason']}")
+        lines.append("nodes:")
+        for name, d in self["nodes"].items():
+            lines.append(f"  {name:<28} {d['implementation']:<7} {d['reason']}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def info() -> Info:
+    """Facts about this installation.
+
+    Returns:
+        An :class:`Info` (a dict) with the package version, the native module's
+        version or the reason it is absent, and for every registered node type
+        the implementation it uses by default (``native``/``python``) and why.
+    """
+    from remotemedia import _native
+    from remotemedia._version import __version__
+    from remotemedia.kernels import FAMILIES, resolve_impl
+    from remotemedia.nodes.registry import registered_classes
+
+    status = _native.STATUS
+    mod = _native.module()
+    build: Dict[str, Any] = dict(mod.build_info()) if mod is not None else {}
+    kernels = {}
+    for fam in FAMILIES:
+        impl, why = resolve_impl(fam, "auto")
+        kernels[fam] = {"implementation": impl, "reason": why}
+    nodes = {}
+    for name, cls in registered_classes().items():
+        nodes[name] = {
+            "implementation": cls.default_impl,
+            "reason": cls.default_impl_reason,
+            "kernel": cls.kernel_family,
+        }
+    return Info(
+        version=__version__,
+        impl_requested=status.requested,
+        native={"available": status.available, "version": status.version, "reason": status.reason, "build": build},
+        kernels=kernels,
+        nodes=nodes,
+    )
