@@ -9,9 +9,14 @@ import numpy as np
 
 from remotemedia.errors import KernelInputError
 
-SAMPLE_DTYPES = {np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
-_PCM_DTYPES = {"i16": np.int16, "s16": np.int16, "int16": np.int16, "i32": np.int32, "s32": np.int32, "int32": np.int32,
-               "f32": np.float32, "float32": np.float32}
+SAMPLE_DTYPES = {
+    np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32", np.dtype(np.float64): "f64",
+}
+_PCM_DTYPES = {
+    "i16": np.int16, "s16": np.int16, "int16": np.int16,
+    "i32": np.int32, "s32": np.int32, "int32": np.int32,
+    "f32": np.float32, "float32": np.float32,
+}
 
 
 @dataclass(frozen=True)

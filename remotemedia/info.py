@@ -21,7 +21,8 @@ class Info(dict):  # type: ignore[type-arg]
             f"REMOTEMEDIA_IMPL: {self['impl_requested']}",
         ]
         if native["available"]:
-            lines.append(f"native: remotemedia_runtime {native['version']} ({native['build'].get('profile', '?')} build)")
+            profile = native["build"].get("profile", "?")
+            lines.append(f"native: remotemedia_runtime {native['version']} ({profile} build)")
         else:
             lines.append(f"native: unavailable ({native['reason']})")
         lines.append("kernels:")

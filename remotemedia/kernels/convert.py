@@ -23,7 +23,10 @@ from remotemedia.errors import KernelInputError
 from remotemedia.kernels import check_impl
 
 FORMATS = {"i16": np.dtype(np.int16), "i32": np.dtype(np.int32), "f32": np.dtype(np.float32)}
-_ALIASES = {"int16": "i16", "int32": "i32", "float32": "f32", "s16": "i16", "s32": "i32", "f32": "f32", "i16": "i16", "i32": "i32"}
+_ALIASES = {
+    "int16": "i16", "int32": "i32", "float32": "f32", "s16": "i16", "s32": "i32",
+    "f32": "f32", "i16": "i16", "i32": "i32",
+}
 _INPUT_DTYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32), np.dtype(np.float64))
 _CODE = {np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 

@@ -182,3 +182,73 @@ def test_parity_on_large_arrays_crossing_blocks(both_kernels, src, target):
     a, b = py.convert_format(x, target), nat.convert_format(x, target)
     np.testing.assert_array_equal(bits(np.ascontiguousarray(a.samples)), bits(np.ascontiguousarray(b.samples)))
     assert a.clipped == b.clipped
+
+
+@pytest.mark.parametrize("src, target", [(np.float32, "i16"), (np.int16, "f32"), (np.float64, "i32")])
+def test_allocates_only_the_output(kernels, src, target):
+    import tracemalloc
+
+    n = 4_000_000
+    x = np.ones(n, dtype=src)
+    x.flags.writeable = False  # a borrowed, read-only input must do
+    out_bytes = n * np.dtype({"i16": np.int16, "i32": np.int32, "f32": np.float32}[target]).itemsize
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        res = kernels.convert_format(x, target)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert res.samples.nbytes == out_bytes
+    # The output, plus (numpy implementation) one cache-sized work block: never a copy of the input.
+    assert out_bytes <= peak < out_bytes + 2_000_000, peak
+
+
+def test_out_array_means_no_allocation_of_signal_size(kernels):
+    import tracemalloc
+
+    x = np.ones(4_000_000, dtype=np.float32)
+    out = np.empty(x.shape, dtype=np.int16)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        kernels.convert_format(x, "i16", out=out)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, peak
+
+
+def test_native_releases_the_gil_for_large_arrays(both_kernels):
+    """While a native conversion of a large array runs in a thread, Python code
+    in this thread runs too. Deterministic, no timing: with a 100 s switch
+    interval the interpreter never preempts a thread, so this thread can only
+    run while the worker blocks or releases the GIL itself."""
+    import sys
+    import threading
+
+    _, nat = both_kernels
+    x = np.ones(20_000_000, dtype=np.float32)
+    nat.convert_format(x[:10], "i16")  # warm up: a first call may import (file I/O releases the GIL)
+    started, done = threading.Event(), threading.Event()
+
+    def work():
+        started.set()
+        nat.convert_format(x, "i16")
+        done.set()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
+    try:
+        t = threading.Thread(target=work)
+        t.start()
+        started.wait()
+        ticks = 0
+        while not done.is_set() and ticks < 100_000:
+            ticks += 1
+        done.wait()  # blocks: hands the GIL back so the worker can finish
+        t.join()
+    finally:
+        sys.setswitchinterval(old)
+    # Had the call kept the GIL, the worker would have run to done.set() before this loop began.
+    assert ticks > 0
