@@ -37,57 +37,54 @@ fn check_len(n_in: usize, n_out: usize) -> PyResult<()> {
     Ok(())
 }
 
-/// Float samples that can be scaled, rounded and clipped to an integer type.
-trait Sample: Copy + Send + Sync {
-    fn scaled_round(self, scale: f64) -> f64;
+/// float -> int kernels, one monomorphic loop per type pair so LLVM vectorises it.
+///
+/// Scale by 2^(bits-1) in the input's precision, round half to even, NaN -> 0,
+/// clip and count. Rounding avoids `round_ties_even` (a libm call on baseline
+/// x86-64, which blocks vectorisation): for |v| < 2^m (m = mantissa bits),
+/// (|v| + 2^m) - 2^m rounds |v| to an integer in the default nearest-even
+/// mode; larger values are integers already. `tests/kernels/test_convert.py`
+/// checks the results bit for bit against numpy's `rint`.
+macro_rules! float_to_int_loop {
+    ($name:ident, $src:ty, $dst:ty, $bits:expr, $big:expr) => {
+        fn $name(src: &[$src], dst: &mut [$dst]) -> u64 {
+            const SCALE: $src = (1u64 << ($bits - 1)) as $src;
+            const BIG: $src = $big;
+            // The integer range: values >= HI_EXCL or < LO clip.
+            const HI_EXCL: $src = (1u64 << ($bits - 1)) as $src;
+            const LO: $src = -((1u64 << ($bits - 1)) as $src);
+            // The largest float below HI_EXCL: truncates to the integer max or below.
+            let hi_below: $src = <$src>::from_bits(HI_EXCL.to_bits() - 1);
+            let mut clipped = 0u64;
+            for (d, &x) in dst.iter_mut().zip(src) {
+                let v = x * SCALE;
+                let a = v.abs();
+                let r = if a < BIG {
+                    ((a + BIG) - BIG).copysign(v)
+                } else {
+                    v
+                };
+                let r = if r.is_nan() { 0.0 } else { r };
+                let over = r >= HI_EXCL;
+                clipped += (over | (r < LO)) as u32 as u64;
+                // Plain selects (not f32::max/min, whose NaN rules lower to branches).
+                let c = if r < LO { LO } else { r };
+                let c = if c > hi_below { hi_below } else { c };
+                // SAFETY: `c` is finite (NaN was mapped to 0) and within
+                // [LO, HI_EXCL), which fits i32, so the unchecked (vectorisable)
+                // conversion is defined.
+                let c = unsafe { c.to_int_unchecked::<i32>() } as $dst;
+                *d = if over { <$dst>::MAX } else { c };
+            }
+            clipped
+        }
+    };
 }
 
-impl Sample for f32 {
-    #[inline(always)]
-    fn scaled_round(self, scale: f64) -> f64 {
-        // The product and the rounding happen in f32, as in numpy.
-        (self * scale as f32).round_ties_even() as f64
-    }
-}
-
-impl Sample for f64 {
-    #[inline(always)]
-    fn scaled_round(self, scale: f64) -> f64 {
-        (self * scale).round_ties_even()
-    }
-}
-
-/// float -> int for one slice: scale, round half to even, NaN -> 0, clip.
-fn float_to_int<S: Sample, T: Copy + Send>(
-    src: &[S],
-    dst: &mut [T],
-    bits: u32,
-    cast: fn(i64) -> T,
-) -> u64 {
-    let scale = (1u64 << (bits - 1)) as f64;
-    let hi = (1i64 << (bits - 1)) - 1;
-    let lo = -(1i64 << (bits - 1));
-    // The smallest float above the integer range, and the range's bottom.
-    let hi_f = (1u64 << (bits - 1)) as f64;
-    let lo_f = lo as f64;
-    let mut clipped = 0u64;
-    for (d, &x) in dst.iter_mut().zip(src) {
-        let r = x.scaled_round(scale);
-        let v = if r.is_nan() {
-            0
-        } else if r >= hi_f {
-            clipped += 1;
-            hi
-        } else if r < lo_f {
-            clipped += 1;
-            lo
-        } else {
-            r as i64
-        };
-        *d = cast(v);
-    }
-    clipped
-}
+float_to_int_loop!(f32_to_i16, f32, i16, 16, 8_388_608.0);
+float_to_int_loop!(f32_to_i32, f32, i32, 32, 8_388_608.0);
+float_to_int_loop!(f64_to_i16, f64, i16, 16, 4_503_599_627_370_496.0);
+float_to_int_loop!(f64_to_i32, f64, i32, 32, 4_503_599_627_370_496.0);
 
 macro_rules! int_to_float {
     ($name:ident, $src:ty, $bits:expr) => {
@@ -116,7 +113,7 @@ int_to_float!(convert_i16_f32, i16, 16);
 int_to_float!(convert_i32_f32, i32, 32);
 
 macro_rules! float_to_int {
-    ($name:ident, $src:ty, $dst:ty, $bits:expr) => {
+    ($name:ident, $src:ty, $dst:ty, $kernel:ident) => {
         #[pyfunction]
         fn $name(
             py: Python<'_>,
@@ -127,17 +124,15 @@ macro_rules! float_to_int {
             let mut out = writable(out)?;
             let d = out.as_slice_mut()?;
             check_len(s.len(), d.len())?;
-            Ok(maybe_detach(py, s.len(), || {
-                float_to_int(s, d, $bits, |v| v as $dst)
-            }))
+            Ok(maybe_detach(py, s.len(), || $kernel(s, d)))
         }
     };
 }
 
-float_to_int!(convert_f32_i16, f32, i16, 16);
-float_to_int!(convert_f32_i32, f32, i32, 32);
-float_to_int!(convert_f64_i16, f64, i16, 16);
-float_to_int!(convert_f64_i32, f64, i32, 32);
+float_to_int!(convert_f32_i16, f32, i16, f32_to_i16);
+float_to_int!(convert_f32_i32, f32, i32, f32_to_i32);
+float_to_int!(convert_f64_i16, f64, i16, f64_to_i16);
+float_to_int!(convert_f64_i32, f64, i32, f64_to_i32);
 
 #[pyfunction]
 fn convert_f64_f32(

@@ -1,0 +1,62 @@
+"""Format conversion throughput against the memory-bandwidth floor.
+
+For 1M and 64M samples: native, the numpy implementation, and the plain numpy
+expression, each as GB/s of bytes read + written, and as a fraction of a
+plain ``np.copyto`` moving the same bytes (the floor), interleaved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from interleave import interleaved
+from remotemedia import _native
+from remotemedia.kernels import convert
+
+pytestmark = pytest.mark.skipif(_native.module() is None, reason="native unavailable")
+
+CASES = [("i16", "f32"), ("f32", "i16")]
+DT = {"i16": np.int16, "f32": np.float32}
+
+
+@pytest.mark.parametrize("n", [1_000_000, 64_000_000], ids=["1M", "64M"])
+@pytest.mark.parametrize("src, dst", CASES)
+def test_convert_bandwidth(benchmark, n, src, dst):
+    rng = np.random.default_rng(0)
+    if src == "f32":
+        x = (rng.standard_normal(n) * 0.3).astype(np.float32)
+    else:
+        x = rng.integers(-32768, 32767, n, dtype=np.int16)
+    out = np.empty(n, dtype=DT[dst])
+    moved = x.nbytes + out.nbytes
+    # The floor: read x's bytes and write out's bytes once (same byte counts).
+    src_bytes = x.view(np.uint8)
+    dst_bytes = np.empty(moved - x.nbytes, dtype=np.uint8)
+    half = min(src_bytes.size, dst_bytes.size)
+
+    def floor():
+        np.copyto(dst_bytes[:half], src_bytes[:half])
+        if dst_bytes.size > half:
+            np.copyto(dst_bytes[half:], src_bytes[: dst_bytes.size - half])
+
+    if dst == "f32":
+        def plain():
+            np.multiply(x, np.float32(1 / 32768), out=out, dtype=np.float32, casting="unsafe")
+    else:
+        def plain():
+            np.copyto(out, np.clip(np.rint(x * np.float32(32768)), -32768, 32767), casting="unsafe")
+
+    res = interleaved({
+        "np.copyto floor": floor,
+        "native": lambda: convert.convert_format(x, dst, out=out, impl="native"),
+        "numpy implementation": lambda: convert.convert_format(x, dst, out=out, impl="python"),
+        "plain numpy expression": plain,
+    }, rounds=9, target_s=0.05)
+    benchmark.pedantic(lambda: convert.convert_format(x, dst, out=out, impl="native"), rounds=5, iterations=1)
+    benchmark.extra_info.update(res)
+    lines = [
+        f"  {name:<24} {moved / v['median_s'] / 1e9:6.2f} GB/s   {1 / v['ratio'] * 100:5.1f}% of the floor"
+        for name, v in res.items()
+    ]
+    print(f"\n{src} -> {dst}, {n:,} samples:\n" + "\n".join(lines))
