@@ -75,19 +75,18 @@ fn output_len(frames: u64, in_rate: u64, out_rate: u64) -> u64 {
 }
 
 fn values_ok(samples: &[f32]) -> bool {
-    // Eight independent lanes so that the loop vectorises; `!(|v| <= max)` is
-    // also true for NaN.
+    // Eight independent lanes so that the loop vectorises.
     let mut bad = [false; 8];
     let mut lanes = samples.chunks_exact(8);
     for c in &mut lanes {
         for j in 0..8 {
-            bad[j] |= !(c[j].abs() <= MAX_ABS_SAMPLE);
+            bad[j] |= c[j].is_nan() | (c[j].abs() > MAX_ABS_SAMPLE);
         }
     }
     let tail_bad = lanes
         .remainder()
         .iter()
-        .any(|v| !(v.abs() <= MAX_ABS_SAMPLE));
+        .any(|v| v.is_nan() || v.abs() > MAX_ABS_SAMPLE);
     !(tail_bad || bad.iter().any(|&b| b))
 }
 
@@ -131,7 +130,10 @@ impl Engine {
         }
         let g = gcd(in_rate as u64, out_rate as u64) as usize;
         let (unit_in, unit_out) = (in_rate / g, out_rate / g);
-        if block_in == 0 || block_in % unit_in != 0 || (block_in / unit_in) % 2 != 0 {
+        if block_in == 0
+            || !block_in.is_multiple_of(unit_in)
+            || !(block_in / unit_in).is_multiple_of(2)
+        {
             return Err(PyValueError::new_err(format!(
                 "block_in: expected an even multiple of {unit_in} (in_rate / gcd), given {block_in}"
             )));
