@@ -1,7 +1,7 @@
 # Hand-written stub of the compiled module (checked by mypy.stubtest in the lint session).
 # Only remotemedia/_native.py imports this module; everything here expects inputs the
 # Python wrappers in remotemedia/kernels/ have already validated.
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -27,8 +27,9 @@ def resample_f32(
     samples: npt.NDArray[np.float32], in_rate: int, out_rate: int, block_in: int, window: str
 ) -> npt.NDArray[np.float32]: ...
 
+@final
 class ResampleStream:
-    def __init__(self, in_rate: int, out_rate: int, block_in: int, window: str, channels: int) -> None: ...
+    def __new__(cls, in_rate: int, out_rate: int, block_in: int, window: str, channels: int) -> ResampleStream: ...
     def process(self, samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
     def flush(self) -> npt.NDArray[np.float32]: ...
     def reset(self) -> None: ...
