@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod convert;
 mod gil;
+mod resample;
 
 /// Bumped whenever a signature or a semantic contract of this module changes;
 /// `remotemedia._native` refuses a module whose ABI version differs.
@@ -59,5 +60,6 @@ fn remotemedia_runtime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(noop_borrow_f32, m)?)?;
     m.add_function(wrap_pyfunction!(build_info, m)?)?;
     convert::register(m)?;
+    resample::register(m)?;
     Ok(())
 }

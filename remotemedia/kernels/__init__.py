@@ -33,6 +33,7 @@ FAMILIES: Dict[str, Tuple[str, ...]] = {
         "convert_i16_i32",
         "convert_i32_i16",
     ),
+    "resample": ("resample_f32", "ResampleStream"),
 }
 
 
@@ -113,7 +114,7 @@ class KernelSet:
     """
 
     def __init__(self, impl: str) -> None:
-        from remotemedia.kernels import convert
+        from remotemedia.kernels import convert, resample
 
         if impl not in IMPLS:
             raise KernelInputError("impl", "'python' or 'native'", repr(impl))
@@ -122,6 +123,8 @@ class KernelSet:
                 check_impl("native", family)
         self.impl = impl
         self.convert_format = functools.partial(convert.convert_format, impl=impl)
+        self.resample = functools.partial(resample.resample, impl=impl)
+        self.Resampler = functools.partial(resample.Resampler, impl=impl)
 
     def __repr__(self) -> str:
         return f"KernelSet(impl={self.impl!r})"
