@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 mod convert;
 mod gil;
 mod resample;
+mod vad;
 
 /// Bumped whenever a signature or a semantic contract of this module changes;
 /// `remotemedia._native` refuses a module whose ABI version differs.
@@ -61,5 +62,6 @@ fn remotemedia_runtime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(build_info, m)?)?;
     convert::register(m)?;
     resample::register(m)?;
+    vad::register(m)?;
     Ok(())
 }

@@ -34,6 +34,8 @@ FAMILIES: Dict[str, Tuple[str, ...]] = {
         "convert_i32_i16",
     ),
     "resample": ("resample_f32", "ResampleStream"),
+    "webrtc_vad": ("WebRtcVad",),
+    "energy_vad": ("energy_vad_frames",),
 }
 
 
@@ -58,7 +60,7 @@ def normalize_hint(runtime_hint: str, *, node_id: Optional[str] = None) -> str:
     return "native" if hint == "rust" else hint
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _resolve_auto(family: str) -> Tuple[str, str]:
     reason = native_missing_reason(family)
     if reason is None:
@@ -88,7 +90,9 @@ def resolve_impl(family: str, runtime_hint: str = "auto", *, node_id: Optional[s
         reason = native_missing_reason(family)
         if reason is not None:
             where = f"node {node_id!r}: " if node_id else ""
-            raise NativeUnavailableError(f"{where}runtime_hint={runtime_hint!r} but native {family} is unavailable: {reason}")
+            raise NativeUnavailableError(
+                f"{where}runtime_hint={runtime_hint!r} but native {family} is unavailable: {reason}"
+            )
         return "native", f"runtime_hint={runtime_hint!r}"
     return _resolve_auto(family)
 
@@ -114,7 +118,7 @@ class KernelSet:
     """
 
     def __init__(self, impl: str) -> None:
-        from remotemedia.kernels import convert, resample
+        from remotemedia.kernels import convert, resample, vad
 
         if impl not in IMPLS:
             raise KernelInputError("impl", "'python' or 'native'", repr(impl))
@@ -125,6 +129,10 @@ class KernelSet:
         self.convert_format = functools.partial(convert.convert_format, impl=impl)
         self.resample = functools.partial(resample.resample, impl=impl)
         self.Resampler = functools.partial(resample.Resampler, impl=impl)
+        self.webrtc_vad = functools.partial(vad.webrtc_vad, impl=impl)
+        self.WebRtcVad = functools.partial(vad.WebRtcVad, impl=impl)
+        self.energy_vad = functools.partial(vad.energy_vad, impl=impl)
+        self.EnergyVad = functools.partial(vad.EnergyVad, impl=impl)
 
     def __repr__(self) -> str:
         return f"KernelSet(impl={self.impl!r})"

@@ -140,3 +140,220 @@ class AudioResampleNode(KernelNode):
     def latency_frames(self) -> int:
         """Output frames held back by the current stream (0 before a stream starts)."""
         return 0 if self._stream is None else self._stream.delay
+
+
+_SEGMENT_DEFAULTS = {"min_speech_ms": 250.0, "min_silence_ms": 300.0, "pre_roll_ms": 100.0, "post_roll_ms": 100.0,
+                     "max_segment_s": 30.0}
+
+
+@register_node
+class VADNode(KernelNode):
+    """Voice activity detection (remotemedia 1.x signature).
+
+    Args:
+        frame_duration_ms: frame length in ms (WebRTC: 10, 20 or 30).
+        energy_threshold: RMS threshold of the energy backend (samples in [-1, 1]).
+        runtime_hint: ``auto``, ``native`` (alias ``rust``) or ``python``.
+        name: node id.
+        backend: ``"energy"`` (the 1.x default) or ``"webrtc"`` (the WebRTC GMM VAD).
+        mode: WebRTC aggressiveness, 0 (quality) to 3 (very aggressive).
+        segments: add the speech segment list to the result.
+        min_speech_ms, min_silence_ms, pre_roll_ms, post_roll_ms, max_segment_s:
+            segmenting rules (see :mod:`remotemedia.kernels.segments`).
+        speech_ratio_threshold: ``is_speech`` is True when more than this
+            fraction of the frames are speech.
+
+    ``process((audio, sample_rate))`` treats its input as one whole clip (a
+    fresh detector per call) and returns ``(audio (channels, frames), sample_rate,
+    info)`` with ``info`` keys ``is_speech`` (bool), ``speech_frames``,
+    ``total_frames``, ``speech_ratio``, ``frame_ms``, ``backend``,
+    ``implementation``, ``decisions`` (uint8 per frame) and, with
+    ``segments=True``, ``segments`` (list of dicts with ``start``/``end`` in
+    samples and ``start_s``/``end_s`` in seconds, at the input's sample rate).
+    Multi-channel input is mixed to mono for detection; the audio is returned
+    unchanged. For streams use ``process_chunk`` and ``flush``: any chunking
+    gives the same decisions and segments as one whole call.
+
+    WebRTC runs at 8, 16, 32 or 48 kHz; other rates are resampled to 16 kHz
+    first (decisions then match between implementations up to the
+    resampler's float rounding).
+    """
+
+    # The class default (energy backend); an instance with backend="webrtc" uses "webrtc_vad".
+    kernel_family = "energy_vad"
+
+    def __init__(self, frame_duration_ms: int = 30, energy_threshold: float = 0.02, runtime_hint: str = "auto",
+                 name: Optional[str] = None, backend: str = "energy", mode: int = 3, segments: bool = False,
+                 min_speech_ms: float = 250.0, min_silence_ms: float = 300.0, pre_roll_ms: float = 100.0,
+                 post_roll_ms: float = 100.0, max_segment_s: float = 30.0, speech_ratio_threshold: float = 0.5,
+                 **kwargs: Any) -> None:
+        from remotemedia.kernels import vad as vad_kernels
+        from remotemedia.kernels.segments import SegmentTracker
+
+        if backend not in ("energy", "webrtc"):
+            raise KernelInputError("backend", "'energy' or 'webrtc'", repr(backend), node_id=name or "VADNode")
+        self.backend = backend
+        self.kernel_family = "webrtc_vad" if backend == "webrtc" else "energy_vad"  # per instance
+        super().__init__(runtime_hint=runtime_hint, name=name, **kwargs)
+        self.frame_duration_ms = frame_duration_ms
+        self.energy_threshold = energy_threshold
+        self.mode = mode
+        self.segments = bool(segments)
+        self.speech_ratio_threshold = float(speech_ratio_threshold)
+        self.segment_params = {"min_speech_ms": min_speech_ms, "min_silence_ms": min_silence_ms,
+                               "pre_roll_ms": pre_roll_ms, "post_roll_ms": post_roll_ms,
+                               "max_segment_s": max_segment_s}
+        # Validate everything now, before anything runs, with a probe detector at 16 kHz.
+        if backend == "webrtc":
+            vad_kernels.WebRtcVad(16000, mode, frame_duration_ms, impl=self.impl, node_id=self.name)
+        else:
+            vad_kernels.EnergyVad(16000, frame_duration_ms, energy_threshold, impl=self.impl, node_id=self.name)
+        SegmentTracker(480, 16000, node_id=self.name, **self.segment_params)
+        self._stream: Optional[_VadStream] = None
+
+    def _new_stream(self, sample_rate: int) -> "_VadStream":
+        return _VadStream(self, sample_rate)
+
+    def process(self, data: Any) -> Tuple[np.ndarray, int, dict]:
+        samples, sample_rate = coerce_audio(data, node_id=self.name)
+        stream = self._new_stream(sample_rate)
+        stream.feed(samples)
+        stream.finish()
+        return samples, sample_rate, stream.info()
+
+    def process_chunk(self, data: Any) -> Tuple[np.ndarray, int, dict]:
+        """Streaming: feeds one chunk; returns it with the decisions and the
+        segments completed so far (``info["new_segments"]``)."""
+        samples, sample_rate = coerce_audio(data, node_id=self.name)
+        if self._stream is None:
+            self._stream = self._new_stream(sample_rate)
+        elif self._stream.sample_rate != sample_rate:
+            raise KernelInputError("sample_rate", f"{self._stream.sample_rate} Hz (the stream's rate)", sample_rate,
+                                   node_id=self.name)
+        new_dec, new_seg = self._stream.feed(samples)
+        return samples, sample_rate, {"decisions": new_dec, "new_segments": [s.to_dict() for s in new_seg]}
+
+    def flush(self) -> dict:
+        """Streaming: ends the stream; returns the whole stream's info (as ``process`` does)
+        plus ``new_segments``/``decisions`` of the final partial frame."""
+        if self._stream is None:
+            return {}
+        stream, self._stream = self._stream, None
+        new_dec, new_seg = stream.finish()
+        info = stream.info()
+        info["new_segments"] = [s.to_dict() for s in new_seg]
+        info["flushed_decisions"] = new_dec
+        return info
+
+    def reset(self) -> None:
+        """Drops any stream state (the next chunk starts a fresh detector)."""
+        self._stream = None
+
+
+class _VadStream:
+    """One stream's detector, resampler (if needed), decisions and segments."""
+
+    def __init__(self, node: VADNode, sample_rate: int) -> None:
+        from remotemedia.kernels import vad as vad_kernels
+        from remotemedia.kernels.segments import SegmentTracker
+
+        self.node = node
+        self.sample_rate = sample_rate
+        self.total_samples = 0
+        self.resampler = None
+        det_rate = sample_rate
+        if node.backend == "webrtc" and sample_rate not in vad_kernels.VALID_RATES:
+            det_rate = 16000
+            self.resampler = _make_resampler(sample_rate, det_rate, node)
+        self.det_rate = det_rate
+        if node.backend == "webrtc":
+            self.detector = vad_kernels.WebRtcVad(det_rate, node.mode, node.frame_duration_ms, impl=node.impl,
+                                                  node_id=node.name)
+        else:
+            self.detector = vad_kernels.EnergyVad(det_rate, node.frame_duration_ms, node.energy_threshold,
+                                                  impl=node.impl, node_id=node.name)
+        # Energy of each frame, for placing segment cuts (numpy in both implementations: same values).
+        self.energy_frame = vad_kernels.EnergyVad(det_rate, node.frame_duration_ms, 0.0, impl="python",
+                                                  node_id=node.name)
+        self.tracker = SegmentTracker(self.detector.frame_length, det_rate, node_id=node.name, **node.segment_params)
+        self.decisions: list = []
+        self.segments: list = []
+
+    def _mono_float(self, samples: np.ndarray) -> np.ndarray:
+        from remotemedia.audio import AudioBuffer
+
+        mono = AudioBuffer(samples, self.sample_rate).to_mono().samples[0]
+        if self.resampler is not None:
+            from remotemedia.kernels.convert import convert_format
+
+            mono = convert_format(mono, "f32", impl=self.node.impl).samples
+            mono = self.resampler.process(mono[np.newaxis, :])[0]
+        return mono
+
+    def _track(self, dec: np.ndarray, mono: Optional[np.ndarray], flush: bool) -> list:
+        if flush:
+            _, energy = self.energy_frame.flush()
+        else:
+            _, energy = self.energy_frame.process(mono)
+        self.decisions.append(dec)
+        return self.tracker.push(dec, energy)
+
+    @staticmethod
+    def _decisions(result: Any) -> np.ndarray:
+        # EnergyVad returns (decisions, rms); WebRtcVad returns decisions.
+        return result[0] if isinstance(result, tuple) else result
+
+    def feed(self, samples: np.ndarray) -> "tuple[np.ndarray, list]":
+        self.total_samples += samples.shape[-1]
+        mono = self._mono_float(samples)
+        dec = self._decisions(self.detector.process(mono))
+        new = self._track(dec, mono, flush=False)
+        self.segments += new
+        return dec, new
+
+    def finish(self) -> "tuple[np.ndarray, list]":
+        new: list = []
+        if self.resampler is not None:
+            tail = self.resampler.flush()[0]
+            dec = self._decisions(self.detector.process(tail))
+            new += self._track(dec, tail, flush=False)
+        dec = self._decisions(self.detector.flush())
+        new += self._track(dec, None, flush=True)
+        det_total = self.total_samples if self.resampler is None else \
+            int(round(self.total_samples * self.det_rate / self.sample_rate))
+        new += self.tracker.finish(det_total)
+        if self.det_rate != self.sample_rate:
+            new = [_rescale(s, self.det_rate, self.sample_rate, self.total_samples) for s in new]
+        self.segments += new
+        return dec, new
+
+    def info(self) -> dict:
+        decisions = np.concatenate(self.decisions) if self.decisions else np.zeros(0, dtype=np.uint8)
+        total = int(decisions.size)
+        speech = int(np.count_nonzero(decisions))
+        ratio = speech / total if total else 0.0
+        info = {
+            "is_speech": ratio > self.node.speech_ratio_threshold,
+            "speech_frames": speech,
+            "total_frames": total,
+            "speech_ratio": ratio,
+            "frame_ms": self.node.frame_duration_ms,
+            "backend": self.node.backend,
+            "implementation": self.node.impl,
+            "decisions": decisions,
+        }
+        if self.node.segments:
+            info["segments"] = [s.to_dict() for s in self.segments]
+        return info
+
+
+def _rescale(seg: Any, from_rate: int, to_rate: int, total: int) -> Any:
+    from remotemedia.kernels.segments import Segment
+
+    start = min(total, int(round(seg.start * to_rate / from_rate)))
+    end = min(total, int(round(seg.end * to_rate / from_rate)))
+    return Segment(start, end, start / to_rate, end / to_rate)
+
+
+def _make_resampler(in_rate: int, out_rate: int, node: VADNode) -> Any:
+    return resample.Resampler(in_rate, out_rate, 1, impl=node.impl)

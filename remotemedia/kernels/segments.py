@@ -1,0 +1,222 @@
+"""From per-frame VAD decisions to speech segments.
+
+A small streaming state machine over frames (pure Python: it touches one
+value per 10-30 ms frame, so it is nowhere near a hot loop and has no native
+twin). Whole-signal segmentation feeds the same machine, so any chunking of
+the decisions gives the same segments.
+
+Rules, in order:
+
+1. A candidate opens at a speech frame and closes once ``min_silence_ms`` of
+   consecutive non-speech frames follow its last speech frame (shorter pauses
+   stay inside the segment). Its extent is first to last speech frame.
+2. A candidate shorter than ``min_speech_ms`` is dropped (unless it is the
+   remainder of a cut, see 3).
+3. A candidate whose speech extent grows past ``max_segment_s`` is cut: the cut goes before the
+   quietest frame (lowest energy; the latest of equals) between half and all
+   of ``max_segment_s`` from the piece's start; the rest continues as a new
+   piece. Without energies, pieces are cut at exactly ``max_segment_s``.
+4. ``pre_roll_ms`` / ``post_roll_ms`` of context are added at outer edges
+   (not at cuts), clipped to the signal and never overlapping the previous
+   segment.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, NamedTuple, Optional
+
+import numpy as np
+
+from remotemedia.errors import KernelInputError
+
+
+class Segment(NamedTuple):
+    """A speech segment.
+
+    Attributes:
+        start: first sample (inclusive), at the signal's sample rate.
+        end: last sample + 1 (exclusive).
+        start_s: ``start`` in seconds.
+        end_s: ``end`` in seconds.
+    """
+
+    start: int
+    end: int
+    start_s: float
+    end_s: float
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "start_s": self.start_s, "end_s": self.end_s}
+
+
+def _non_negative(value: object, parameter: str, node_id: Optional[str]) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(value)) or value < 0:
+        raise KernelInputError(parameter, "a finite number >= 0", repr(value), node_id=node_id)
+    return float(value)
+
+
+class SegmentTracker:
+    """Streaming segmenter: push decisions as they come, ``finish`` at the end.
+
+    Args:
+        frame_length: samples per decision frame.
+        sample_rate: Hz of the samples the frames cover.
+        min_speech_ms: shortest kept segment (speech extent, before rolls).
+        min_silence_ms: pause that ends a segment.
+        pre_roll_ms: context added before each segment.
+        post_roll_ms: context added after each segment.
+        max_segment_s: longest piece (speech extent, before rolls); ``0`` = no limit.
+        node_id: named in errors.
+    """
+
+    def __init__(self, frame_length: int, sample_rate: int, *, min_speech_ms: float = 250.0,
+                 min_silence_ms: float = 300.0, pre_roll_ms: float = 100.0, post_roll_ms: float = 100.0,
+                 max_segment_s: float = 30.0, node_id: Optional[str] = None) -> None:
+        if isinstance(frame_length, bool) or not isinstance(frame_length, (int, np.integer)) or frame_length < 1:
+            raise KernelInputError("frame_length", "an int >= 1", repr(frame_length), node_id=node_id)
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
+            raise KernelInputError("sample_rate", "an int >= 1 (Hz)", repr(sample_rate), node_id=node_id)
+        self.frame_length = int(frame_length)
+        self.sample_rate = int(sample_rate)
+        frame_s = self.frame_length / self.sample_rate
+        self.min_speech_frames = math.ceil(_non_negative(min_speech_ms, "min_speech_ms", node_id) / 1000 / frame_s
+                                           - 1e-9)
+        self.min_silence_frames = max(1, math.ceil(_non_negative(min_silence_ms, "min_silence_ms", node_id) / 1000
+                                                   / frame_s - 1e-9))
+        self.pre_roll = round(_non_negative(pre_roll_ms, "pre_roll_ms", node_id) * self.sample_rate / 1000)
+        self.post_roll = round(_non_negative(post_roll_ms, "post_roll_ms", node_id) * self.sample_rate / 1000)
+        max_s = _non_negative(max_segment_s, "max_segment_s", node_id)
+        self.max_frames = int(max_s / frame_s + 1e-9) if max_s > 0 else 0
+        if max_s > 0 and self.max_frames < 2:
+            raise KernelInputError("max_segment_s", f"at least two frames ({2 * frame_s:g} s)", max_segment_s,
+                                   node_id=node_id)
+        self._frame = 0  # index of the next frame
+        self._open_start: Optional[int] = None
+        self._open_is_cut = False
+        self._last_speech = -1
+        self._energy: List[float] = []  # energies of the open piece's frames
+        self._held: List[list] = []  # [start_sample, end_sample] waiting for their post-roll to be seen
+        self._prev_end = 0
+        self._finished = False
+
+    def push(self, decisions: np.ndarray, energy: Optional[np.ndarray] = None) -> List[Segment]:
+        """Feeds per-frame decisions (and energies); returns segments now complete.
+
+        Args:
+            decisions: 1-D array, nonzero = speech.
+            energy: optional 1-D float array, one value per frame (e.g. RMS).
+        """
+        if self._finished:
+            raise KernelInputError("push", "a tracker that has not finished", "a finished tracker")
+        dec = np.asarray(decisions).reshape(-1)
+        en = None if energy is None else np.asarray(energy, dtype=np.float64).reshape(-1)
+        if en is not None and en.size != dec.size:
+            raise KernelInputError("energy", f"{dec.size} values (one per decision)", en.size)
+        for k, d in enumerate(dec.tolist()):
+            self._step(bool(d), 0.0 if en is None else float(en[k]))
+        return self._release(self._frame * self.frame_length)
+
+    def _step(self, speech: bool, energy: float) -> None:
+        i = self._frame
+        self._frame += 1
+        if self._open_start is None:
+            if speech:
+                self._open_start, self._open_is_cut = i, False
+                self._last_speech = i
+                self._energy = [energy]
+            return
+        self._energy.append(energy)
+        if speech:
+            self._last_speech = i
+        elif i - self._last_speech >= self.min_silence_frames:
+            self._close(cut_end=False)
+            return
+        if speech and self.max_frames and i + 1 - self._open_start > self.max_frames:
+            self._cut()
+
+    def _cut(self) -> None:
+        start = self._open_start
+        assert start is not None
+        lo, hi = start + (self.max_frames + 1) // 2, start + self.max_frames  # cut before frame c, lo <= c <= hi
+        window = self._energy[lo - start: hi - start + 1]
+        # The quietest frame, the latest of equals.
+        c = lo + max(range(len(window)), key=lambda j: (-window[j], j))
+        self._emit(start, c, cut_start=self._open_is_cut, cut_end=True)
+        self._energy = self._energy[c - start:]
+        self._open_start, self._open_is_cut = c, True
+
+    def _close(self, cut_end: bool) -> None:
+        start = self._open_start
+        assert start is not None
+        end = self._last_speech + 1
+        self._open_start = None
+        self._energy = []
+        if end <= start:
+            return  # a cut remainder that never held speech
+        if not self._open_is_cut and end - start < self.min_speech_frames:
+            return
+        self._emit(start, end, cut_start=self._open_is_cut, cut_end=cut_end)
+
+    def _emit(self, start_frame: int, end_frame: int, *, cut_start: bool, cut_end: bool) -> None:
+        fl = self.frame_length
+        start = start_frame * fl - (0 if cut_start else self.pre_roll)
+        end = end_frame * fl + (0 if cut_end else self.post_roll)
+        start = max(start, self._prev_end, 0)
+        if end > start:
+            self._held.append([start, end])
+            self._prev_end = end
+
+    def _release(self, covered: int) -> List[Segment]:
+        out = []
+        while self._held and self._held[0][1] <= covered:
+            s, e = self._held.pop(0)
+            out.append(self._segment(s, e))
+        return out
+
+    def _segment(self, start: int, end: int) -> Segment:
+        return Segment(int(start), int(end), start / self.sample_rate, end / self.sample_rate)
+
+    def finish(self, total_samples: Optional[int] = None) -> List[Segment]:
+        """Closes the stream; returns the remaining segments.
+
+        Args:
+            total_samples: the signal's true length (the last frame may have
+                been padded); defaults to frames seen x frame length.
+        """
+        if self._finished:
+            return []
+        self._finished = True
+        if self._open_start is not None:
+            self._close(cut_end=False)
+        total = self._frame * self.frame_length if total_samples is None else int(total_samples)
+        out = []
+        for s, e in self._held:
+            e = min(e, total)
+            if e > s:
+                out.append(self._segment(s, e))
+        self._held = []
+        return out
+
+
+def speech_segments(decisions: np.ndarray, frame_length: int, sample_rate: int, *,
+                    total_samples: Optional[int] = None, energy: Optional[np.ndarray] = None,
+                    min_speech_ms: float = 250.0, min_silence_ms: float = 300.0, pre_roll_ms: float = 100.0,
+                    post_roll_ms: float = 100.0, max_segment_s: float = 30.0) -> List[Segment]:
+    """Speech segments of a whole signal (see the module docstring for the rules).
+
+    Args:
+        decisions: 1-D per-frame decisions (nonzero = speech).
+        frame_length: samples per frame.
+        sample_rate: Hz.
+        total_samples: the signal's length in samples (clips the last segment).
+        energy: optional per-frame energy used to place cuts.
+        min_speech_ms, min_silence_ms, pre_roll_ms, post_roll_ms, max_segment_s: see :class:`SegmentTracker`.
+
+    Returns:
+        Segments in order, non-overlapping.
+    """
+    tracker = SegmentTracker(frame_length, sample_rate, min_speech_ms=min_speech_ms, min_silence_ms=min_silence_ms,
+                             pre_roll_ms=pre_roll_ms, post_roll_ms=post_roll_ms, max_segment_s=max_segment_s)
+    return tracker.push(decisions, energy) + tracker.finish(total_samples)

@@ -1,0 +1,111 @@
+"""Segments from frame decisions: the rules, and streaming == whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from remotemedia.errors import KernelInputError
+from remotemedia.kernels.segments import Segment, SegmentTracker, speech_segments
+
+# 10-sample frames at 1 kHz: one frame = 10 ms, so the ms parameters read directly in frames.
+FL, SR = 10, 1000
+
+
+def segs(decisions, **kw):
+    return [(s.start, s.end) for s in speech_segments(np.array(decisions, np.uint8), FL, SR, **kw)]
+
+
+NO_ROLL = dict(pre_roll_ms=0, post_roll_ms=0, max_segment_s=0)
+
+
+def test_short_pauses_stay_inside_and_long_ones_split():
+    d = [0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0]
+    assert segs(d, min_speech_ms=0, min_silence_ms=20, **NO_ROLL) == [(10, 60), (90, 110)]
+    assert segs(d, min_speech_ms=0, min_silence_ms=40, **NO_ROLL) == [(10, 110)]
+
+
+def test_short_segments_are_dropped():
+    d = [1, 0, 0, 0, 1, 1, 1, 0, 0, 0]
+    assert segs(d, min_speech_ms=30, min_silence_ms=20, **NO_ROLL) == [(40, 70)]
+
+
+def test_rolls_are_added_clipped_and_never_overlap():
+    d = [0, 0, 1, 1, 0, 0, 1, 1, 0]
+    got = segs(d, min_speech_ms=0, min_silence_ms=20, pre_roll_ms=15, post_roll_ms=15, max_segment_s=0)
+    # first: 20-40 -> 5-55; second: 60-80 -> max(45, 55)=55 .. 95 -> clipped to 90 (signal end)
+    assert got == [(5, 55), (55, 90)]
+    assert segs([1, 1], min_speech_ms=0, pre_roll_ms=50, post_roll_ms=50, max_segment_s=0) == [(0, 20)]
+
+
+def test_total_samples_clips_the_padded_last_frame():
+    out = speech_segments(np.array([0, 1, 1], np.uint8), FL, SR, total_samples=25, min_speech_ms=0, **NO_ROLL)
+    assert [(s.start, s.end) for s in out] == [(10, 25)]
+    assert out[0] == Segment(10, 25, 0.01, 0.025)
+
+
+def test_long_speech_is_cut_at_the_quietest_frame():
+    d = [1] * 20
+    energy = np.ones(20)
+    energy[7] = 0.1  # quietest within [start + 5, start + 10]
+    out = speech_segments(np.array(d, np.uint8), FL, SR, energy=energy, min_speech_ms=0, min_silence_ms=30,
+                          pre_roll_ms=0, post_roll_ms=0, max_segment_s=0.1)
+    assert [(s.start, s.end) for s in out] == [(0, 70), (70, 170), (170, 200)]
+    # without energies, cuts fall at exactly max_segment_s
+    out = speech_segments(np.array(d, np.uint8), FL, SR, min_speech_ms=0, min_silence_ms=30, pre_roll_ms=0,
+                          post_roll_ms=0, max_segment_s=0.1)
+    assert [(s.start, s.end) for s in out] == [(0, 100), (100, 200)]
+
+
+def test_rolls_not_added_at_cuts():
+    out = segs([0, 0] + [1] * 12 + [0] * 4, min_speech_ms=0, min_silence_ms=30, pre_roll_ms=10, post_roll_ms=10,
+               max_segment_s=0.1)
+    assert out == [(10, 120), (120, 150)]
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"min_speech_ms": -1}, "min_speech_ms: expected a finite number >= 0, given -1"),
+    ({"max_segment_s": 0.01}, "max_segment_s: expected at least two frames (0.02 s), given 0.01"),
+    ({"pre_roll_ms": float("inf")}, "pre_roll_ms: expected a finite number >= 0, given inf"),
+])
+def test_bad_parameters(kw, message):
+    with pytest.raises(KernelInputError) as info:
+        SegmentTracker(FL, SR, **kw)
+    assert str(info.value) == message
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    decisions=st.lists(st.integers(0, 1), max_size=400),
+    seed=st.integers(0, 1000),
+    min_speech_ms=st.integers(0, 80), min_silence_ms=st.integers(0, 80),
+    pre_roll_ms=st.integers(0, 60), post_roll_ms=st.integers(0, 90),
+    max_segment_s=st.sampled_from([0.0, 0.03, 0.2, 1.0]),
+)
+def test_streaming_equals_whole_and_segments_are_ordered(decisions, seed, **kw):
+    d = np.array(decisions, np.uint8)
+    rng = np.random.default_rng(seed)
+    energy = rng.random(d.size)
+    total = d.size * FL - int(rng.integers(0, FL))
+    whole = speech_segments(d, FL, SR, energy=energy, total_samples=total, **kw)
+    t = SegmentTracker(FL, SR, **kw)
+    got, i = [], 0
+    while i < d.size:
+        k = int(rng.integers(1, 40))
+        got += t.push(d[i:i + k], energy[i:i + k])
+        i += k
+    got += t.finish(total)
+    assert got == whole
+    for s in whole:
+        assert 0 <= s.start < s.end <= total
+    for a, b in zip(whole, whole[1:]):
+        assert a.end <= b.start
+    # every speech frame that belongs to a kept run is covered by some segment
+    if kw["min_speech_ms"] == 0:
+        covered = np.zeros(d.size * FL, bool)
+        for s in whole:
+            covered[s.start:s.end] = True
+        for f in np.flatnonzero(d):
+            assert covered[f * FL: min((f + 1) * FL, total)].all()
