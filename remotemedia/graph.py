@@ -210,14 +210,20 @@ class PipelineGraph:
         succ = {n: [e.dst for e in self.outputs[n]] for n in self.by_id}
         cycles: List[List[str]] = []
         budget = [MAX_CYCLE_SEARCH_STEPS]
-        for component in _strongly_connected(list(self.by_id), succ):
-            members = set(component)
+        # Johnson's outer loop: take a component's earliest node, list the cycles
+        # through it, remove it, and split what is left into components again.
+        todo = _strongly_connected(list(self.by_id), succ, set(self.by_id))
+        while todo:
+            component = todo.pop()
             if len(component) == 1 and component[0] not in succ[component[0]]:
                 continue
-            for start in sorted(component, key=self._index.__getitem__):
-                allowed = {n for n in members if self._index[n] >= self._index[start]}
-                if _cycles_from(start, succ, allowed, cycles, limit, budget):
-                    return cycles, True
+            start = min(component, key=self._index.__getitem__)
+            members = set(component)
+            if _cycles_from(start, succ, members, cycles, limit, budget):
+                return cycles, True
+            members.discard(start)
+            rest = sorted(members, key=self._index.__getitem__)
+            todo.extend(reversed(_strongly_connected(rest, succ, members)))
         return cycles, False
 
     def _cycle_issues(self) -> List[ValidationIssue]:
@@ -246,8 +252,11 @@ def _port_type(ports: Mapping[str, str], port: Optional[str], kind: str, *, allo
     return ports[port], None
 
 
-def _strongly_connected(nodes: List[str], succ: Dict[str, List[str]]) -> List[List[str]]:
-    """Tarjan's strongly connected components (iterative, so deep graphs do not recurse)."""
+def _strongly_connected(nodes: List[str], succ: Dict[str, List[str]], members: set) -> List[List[str]]:
+    """Tarjan's strongly connected components of the subgraph on ``members``.
+
+    Iterative, so deep graphs do not recurse.
+    """
     index: Dict[str, int] = {}
     low: Dict[str, int] = {}
     on_stack = set()
@@ -270,6 +279,8 @@ def _strongly_connected(nodes: List[str], succ: Dict[str, List[str]]) -> List[Li
             while i < len(children):
                 child = children[i]
                 i += 1
+                if child not in members:
+                    continue
                 if child not in index:
                     work.append((node, i))
                     work.append((child, 0))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Literal, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Literal, Optional, Tuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -159,11 +159,17 @@ def validate_manifest(data: Dict[str, Any], *, instantiate: bool = True) -> List
         instantiate: also construct each node (constructors check more than
             types, e.g. a sample format name); constructors must be cheap.
     """
+    return _all_issues(data, instantiate)[1]
+
+
+def _all_issues(data: Any, instantiate: bool) -> Tuple[List[Any], List[ValidationIssue]]:
     issues = _structure_issues(data)
-    _, node_issues = build_nodes(data, instantiate=instantiate)
+    broken = {int(i.path.split("/")[2]) for i in issues if i.path.startswith("/nodes/") and
+              i.path.split("/")[2].isdigit()}
+    nodes, node_issues = build_nodes(data, instantiate=instantiate, skip=broken)
     issues.extend(node_issues)
     issues.extend(manifest_graph(data).problems())
-    return _dedupe(issues)
+    return nodes, _dedupe(issues)
 
 
 def _dedupe(issues: List[ValidationIssue]) -> List[ValidationIssue]:
@@ -204,6 +210,31 @@ def _issue_from_pydantic(err: Dict[str, Any], data: Any, prefix: Tuple[Any, ...]
     expected = err.get("msg", "a valid value")
     return ValidationIssue(path, f"{parameter}: {expected}, given {given}", node_id=node_id, parameter=parameter,
                            expected=expected, given=given)
+
+
+def _merge_union_errors(errors: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """One error per parameter: pydantic reports a failed ``Union`` once per member."""
+    merged: Dict[Any, Dict[str, Any]] = {}
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
+        key = loc[:1]
+        if key not in merged:
+            merged[key] = dict(err, loc=key if len(loc) > 1 and err.get("type") not in ("missing", "extra_forbidden")
+                               and _is_union_tail(loc) else loc)
+        elif merged[key]["loc"] == key and err.get("msg") not in merged[key]["msg"]:
+            merged[key]["msg"] = f"{merged[key]['msg']}; or {err.get('msg')}"
+        else:
+            merged[(key, loc)] = err
+    return list(merged.values())
+
+
+def _is_union_tail(loc: Tuple[Any, ...]) -> bool:
+    """Whether ``loc`` ends in a union member tag (``int``, ``list[float]``, ...) rather than a key or index."""
+    tail = loc[-1]
+    if not isinstance(tail, str) or len(loc) != 2:
+        return False
+    return any(ch in tail for ch in "[]-") or tail in (
+        "int", "float", "str", "bool", "bytes", "none", "dict", "list", "tuple", "set")
 
 
 def _node_id_at(data: Any, index: int) -> Optional[str]:
@@ -255,8 +286,10 @@ def manifest_graph(data: Any) -> PipelineGraph:
     return PipelineGraph(nodes, edges)
 
 
-def build_nodes(data: Any, *, instantiate: bool = True) -> Tuple[List[Any], List[ValidationIssue]]:
-    """Validates each node's ``params`` and constructs the nodes.
+def build_nodes(data: Any, *, instantiate: bool = True, skip: Iterable[int] = ()) -> Tuple[List[Any],
+                                                                                          List[ValidationIssue]]:
+    """Validates each node's ``params`` and constructs the nodes (except those at indices ``skip``,
+    whose structure is already known to be wrong).
 
     Returns:
         ``(nodes, issues)``: the nodes that could be built (all of them when
@@ -291,10 +324,12 @@ def build_nodes(data: Any, *, instantiate: bool = True) -> Tuple[List[Any], List
         try:
             model = cls.params_model().model_validate(params)
         except ValidationError as exc:
-            issues.extend(_issue_from_pydantic(err, data, ("nodes", i, "params"), node_id) for err in exc.errors()
-                          if not (err.get("type") == "extra_forbidden" and err.get("loc", ("",))[0] in node_level))
+            errors = [err for err in exc.errors()
+                      if not (err.get("type") == "extra_forbidden" and err.get("loc", ("",))[0] in node_level)]
+            issues.extend(_issue_from_pydantic(err, data, ("nodes", i, "params"), node_id)
+                          for err in _merge_union_errors(errors))
             continue
-        if not instantiate or node_id is None or node_level:
+        if not instantiate or node_id is None or node_level or i in skip:
             continue
         kwargs = model.model_dump(exclude_unset=True)
         try:
@@ -344,12 +379,9 @@ def parse_manifest(source: ManifestSource) -> Tuple[Dict[str, Any], List[Any]]:
     data = load_manifest(source)
     origin = os.fspath(source) if isinstance(source, (str, os.PathLike)) and not str(source).lstrip().startswith(
         "{") else "manifest"
-    issues = _structure_issues(data)
-    nodes, node_issues = build_nodes(data, instantiate=True)
-    issues.extend(node_issues)
-    issues.extend(manifest_graph(data).problems())
+    nodes, issues = _all_issues(data, True)
     if issues:
-        raise PipelineValidationError(_dedupe(issues), origin)
+        raise PipelineValidationError(issues, origin)
     return data, nodes
 
 
