@@ -521,8 +521,12 @@ async def _cancel_all(run: _Run, pending: Iterable["asyncio.Future[Any]"]) -> No
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _type_name(node: Any) -> str:
-    return getattr(node, "node_type", None) or type(node).__name__
+def node_type_of(node: Any) -> str:
+    """The registered type name of ``node``'s class, or the class name when it is not registered."""
+    return type(node).__dict__.get("node_type") or type(node).__name__
+
+
+_type_name = node_type_of
 
 
 def _node_error(node_id: str, node_type: str, attempt: int, exc: BaseException, what: str = "") -> NodeError:

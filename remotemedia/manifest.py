@@ -394,7 +394,9 @@ def node_entry(node: Any, *, retry: Optional[Dict[str, Any]] = None) -> Dict[str
             varargs, or unknown to the node type's parameter model).
     """
     params = node.get_params()
-    entry: Dict[str, Any] = {"id": node.id, "node_type": node.node_type}
+    from remotemedia.executor import node_type_of
+
+    entry: Dict[str, Any] = {"id": node.id, "node_type": node_type_of(node)}
     runtime_hint = params.pop("runtime_hint", None)
     params.pop("is_streaming", None)
     varargs = [k for k in params if k.startswith("*")]

@@ -17,7 +17,7 @@ import contextlib
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from remotemedia.errors import ConfigurationError, PipelineValidationError
-from remotemedia.executor import SOURCE_MODE, Executor, RunResult
+from remotemedia.executor import SOURCE_MODE, Executor, RunResult, node_type_of
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
 from remotemedia.hooks import TimingHook
 
@@ -142,7 +142,7 @@ class Pipeline:
             PipelineValidationError: every problem of the graph.
         """
         if self._graph is None:
-            nodes = [GraphNode(n.id, getattr(n, "node_type", type(n).__name__),
+            nodes = [GraphNode(n.id, node_type_of(n),
                                dict(getattr(n, "input_types", {"input": "any"})),
                                dict(getattr(n, "output_types", {"output": "any"})), path=f"/nodes/{i}")
                      for i, n in enumerate(self._nodes.values())]
