@@ -85,7 +85,12 @@ class TimingHook:
             self._run_us += duration_ns / 1000.0
 
     def snapshot(self) -> Dict[str, Any]:
-        """``{"runs", "failed_runs", "total_run_us", "nodes": {id: {node_type, calls, errors, total_us, mean_us, max_us}}}``."""
+        """The totals so far.
+
+        Returns:
+            ``{"runs", "failed_runs", "total_run_us", "nodes": {node_id: {"node_type",
+            "calls", "errors", "total_us", "mean_us", "max_us"}}}`` (microseconds).
+        """
         with self._lock:
             nodes = {}
             for node_id, entry in self._nodes.items():

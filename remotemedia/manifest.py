@@ -318,7 +318,8 @@ def build_nodes(data: Any, *, instantiate: bool = True, skip: Iterable[int] = ()
             continue
         node_level = [k for k in params if k in NODE_LEVEL]
         for key in node_level:
-            issues.append(ValidationIssue(f"/nodes/{i}/params/{key}", f"{key!r} belongs at the node level, not in params",
+            issues.append(ValidationIssue(f"/nodes/{i}/params/{key}",
+                                          f"{key!r} belongs at the node level, not in params",
                                           node_id=node_id, parameter=key, expected=f"nodes[{i}].{key}",
                                           given=_short(params[key])))
         try:

@@ -13,8 +13,15 @@ from pydantic import BaseModel, ConfigDict
 
 from remotemedia import _native
 from remotemedia.errors import ConfigurationError, PipelineValidationError
-from remotemedia.manifest import (SCHEMA_DIALECT, SCHEMA_ID, from_node_link, json_schema, load_manifest,
-                                  to_node_link, validate_manifest)
+from remotemedia.manifest import (
+    SCHEMA_DIALECT,
+    SCHEMA_ID,
+    from_node_link,
+    json_schema,
+    load_manifest,
+    to_node_link,
+    validate_manifest,
+)
 from remotemedia.nodes.audio import FormatConverterNode
 from remotemedia.nodes.base import Node, PassThroughNode
 from remotemedia.nodes.registry import register_node
@@ -28,7 +35,8 @@ GOOD = {
         {"id": "double", "node_type": "MultiplyNode", "params": {"factor": 2}},
         {"id": "plus1", "node_type": "AddNode", "params": {"addend": 1},
          "retry": {"max_retries": 2, "initial_delay_s": 0.5, "multiplier": 3, "max_delay_s": 10, "jitter": 0.2}},
-        {"id": "conv", "node_type": "FormatConverterNode", "params": {"target_format": "i16"}, "runtime_hint": "python"},
+        {"id": "conv", "node_type": "FormatConverterNode", "params": {"target_format": "i16"},
+         "runtime_hint": "python"},
     ],
     "connections": [{"from": "double", "to": "plus1"}],
     "config": {"owner": "tests"},
