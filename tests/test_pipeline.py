@@ -216,7 +216,27 @@ def test_use_rust_never_changes_results(impl):
     np.testing.assert_array_equal(forced.run_sync((x, 8000), use_rust=False)[0], a[0])
 
 
-def test_registry_decorator_and_entry_point_group():
+def test_entry_point_group_registers_node_types(tmp_path):
+    (tmp_path / "rm_plugin_nodes.py").write_text(
+        "from remotemedia.nodes.base import Node\n"
+        "class Shout(Node):\n"
+        "    def process(self, data):\n"
+        "        return data.upper()\n")
+    dist = tmp_path / "rm_plugin_nodes-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rm-plugin-nodes\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[remotemedia.nodes]\nShoutNode = rm_plugin_nodes:Shout\n")
+    code = ("from remotemedia import Pipeline\n"
+            "p = Pipeline.from_manifest({'version': 'v1', 'metadata': {'name': 'x'},"
+            " 'nodes': [{'id': 's', 'node_type': 'ShoutNode'}]})\n"
+            "print(p.run_sync('hi'))")
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "HI"
+
+
+def test_registry_decorator():
     @register_node("EchoForPipelineTest")
     class Echo(Node):
         def process(self, data):
