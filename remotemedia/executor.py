@@ -470,8 +470,12 @@ class Executor:
         if inspect.isawaitable(result):
             result = await result
         if hasattr(result, "__anext__"):
-            async for out in result:
-                self._emit(run, ctx, out)
+            try:
+                async for out in result:
+                    self._emit(run, ctx, out)
+            finally:
+                if hasattr(result, "aclose"):
+                    await result.aclose()
         else:
             self._emit(run, ctx, result)
 

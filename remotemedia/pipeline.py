@@ -291,8 +291,12 @@ class Pipeline:
         single = len(graph.sinks) == 1
         async with self._lifecycle():
             feed = SOURCE_MODE if inputs is None else inputs
-            async for sink, item in self.executor.iter_outputs(graph, self._nodes, feed, pipeline_name=self.name):
-                yield item if single else (sink, item)
+            outputs = self.executor.iter_outputs(graph, self._nodes, feed, pipeline_name=self.name)
+            try:
+                async for sink, item in outputs:
+                    yield item if single else (sink, item)
+            finally:  # stopping early must cancel the run now, not when the generator is collected
+                await outputs.aclose()
 
     def process(self, stream: Any = None) -> AsyncIterator[Any]:
         """1.x: ``async for out in pipeline.process(stream)`` (same as :meth:`astream`)."""
