@@ -14,4 +14,22 @@ from remotemedia.info import Info, info
 #: ``"native"`` or ``"python"``: the default implementation of kernels.
 __impl__ = _native.STATUS.impl
 
-__all__ = ["__version__", "__impl__", "info", "Info"]
+__all__ = ["__version__", "__impl__", "info", "Info", "Pipeline", "Node"]
+
+#: Attributes imported on first use (PEP 562), so ``import remotemedia`` stays light.
+_LAZY = {"Pipeline": "remotemedia.pipeline", "Node": "remotemedia.nodes.base"}
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'remotemedia' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():  # type: ignore[no-untyped-def]
+    return sorted(set(globals()) | set(_LAZY))

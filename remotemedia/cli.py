@@ -29,6 +29,33 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if result["round_trip_exact"] else 1
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from remotemedia.errors import PipelineValidationError
+    from remotemedia.manifest import load_manifest, manifest_graph, validate_manifest
+
+    try:
+        data = load_manifest(args.file)
+        issues = validate_manifest(data)
+    except PipelineValidationError as exc:
+        issues = exc.issues
+    if issues:
+        print(f"{args.file}: {len(issues)} problem{'s' if len(issues) != 1 else ''}", file=sys.stderr)
+        for issue in issues:
+            print(f"  {issue}", file=sys.stderr)
+        return 1
+    graph = manifest_graph(data)
+    print(f"{args.file}: OK ({len(graph.nodes)} nodes, {len(graph.edges)} connections; "
+          f"order: {' -> '.join(graph.topological_order())})")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from remotemedia.manifest import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from remotemedia._version import __version__
 
@@ -40,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_info)
     p = sub.add_parser("demo", help="run the demo job on built-in data")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("validate", help="check a pipeline manifest; print every problem")
+    p.add_argument("file", help="manifest JSON file")
+    p.set_defaults(func=_cmd_validate)
+    p = sub.add_parser("schema", help="print the JSON Schema of pipeline manifests")
+    p.set_defaults(func=_cmd_schema)
     return parser
 
 

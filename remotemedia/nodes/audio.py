@@ -49,6 +49,8 @@ class FormatConverterNode(KernelNode):
     """
 
     kernel_family = "convert"
+    input_types = {"audio": "audio"}
+    output_types = {"audio": "audio"}
 
     def __init__(self, target_format: str = "f32", runtime_hint: str = "auto", name: Optional[str] = None,
                  **kwargs: Any) -> None:

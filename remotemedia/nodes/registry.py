@@ -19,6 +19,7 @@ ENTRY_POINT_GROUP = "remotemedia.nodes"
 _BUILTIN_MODULES = (
     "remotemedia.nodes.base",
     "remotemedia.nodes.audio",
+    "remotemedia.nodes.simple_math",
 )
 _REGISTRY: Dict[str, type] = {}
 _loaded = False

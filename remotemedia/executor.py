@@ -1,0 +1,538 @@
+"""The asyncio executor: runs a validated :class:`~remotemedia.graph.PipelineGraph`.
+
+Model: every edge carries a stream of items. Each node is one asyncio task that
+waits for items on its inputs and calls ``process`` once per item (a fan-in
+node once per set of one item from each input, in order, keyed by source node
+id or ``to_port``). A node starts as soon as all its inputs have an item; there
+are no level-by-level barriers, so independent branches run concurrently.
+
+- A sync ``process`` runs in a bounded thread pool; the items a node has ready
+  go to the pool as one batch, so cheap nodes cost one thread hop per batch,
+  not per item. Native kernels that release the GIL run truly in parallel.
+- An ``async def process`` is awaited; an async-generator ``process`` yields
+  zero or more outputs per input. A ``None`` result means "no output".
+- A node with ``is_streaming = True`` is called once with an async iterator of
+  all its input items and returns an async iterator of outputs.
+- Per node, items are processed one after another, in order (nodes may keep
+  state across items); concurrency is across nodes.
+- Concurrency is bounded by configuration, not by the graph: at most
+  ``max_concurrency`` process calls (or batches) are in flight per run, and
+  threads never exceed the pool's ``max_workers`` (the process-wide shared
+  pool unless one is given), however many nodes or pipelines run at once.
+- On fan-out every consumer gets the same object: nodes must not mutate their
+  inputs.
+- A failing node stops the run: every pending node is cancelled, a running
+  thread finishes its current item and stops, and a
+  :class:`~remotemedia.errors.NodeError` naming the node is raised, chained to
+  the original exception, with ``partial_results`` holding the outputs of
+  every node that had finished.
+
+Seams for later issues: every node call goes through
+:meth:`Executor._run_node_attempts` (async) or
+:meth:`Executor._run_node_attempts_blocking` (worker thread): the place for
+retries and the circuit breaker. Edges are unbounded in-memory queues; bounded
+queues (backpressure) can replace :class:`_Inbox` without touching nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from remotemedia.errors import NodeError
+from remotemedia.graph import Edge, PipelineGraph
+from remotemedia.hooks import HookSet
+
+#: Input key of a source node fed with the pipeline input.
+INPUT_KEY = "__input__"
+DEFAULT_MAX_CONCURRENCY = 256
+
+_EOF = object()
+_run_ids = itertools.count(1)
+_shared_pool: Optional[ThreadPoolExecutor] = None
+_shared_lock = threading.Lock()
+
+
+class _SourceMode:
+    """Sentinel input: sources are called without data and produce the stream."""
+
+    def __repr__(self) -> str:
+        return "SOURCE_MODE"
+
+
+SOURCE_MODE = _SourceMode()
+
+
+def default_max_workers() -> int:
+    """``REMOTEMEDIA_MAX_WORKERS`` if set, else ``min(32, cpu_count + 4)`` (the stdlib default)."""
+    env = os.environ.get("REMOTEMEDIA_MAX_WORKERS", "").strip()
+    if env:
+        return max(1, int(env))
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def shared_thread_pool() -> ThreadPoolExecutor:
+    """The process-wide pool that every executor uses unless given its own."""
+    global _shared_pool
+    with _shared_lock:
+        if _shared_pool is None:
+            _shared_pool = ThreadPoolExecutor(max_workers=default_max_workers(), thread_name_prefix="remotemedia")
+        return _shared_pool
+
+
+@dataclass
+class RunResult:
+    """What one run produced.
+
+    Attributes:
+        outputs: sink node id -> its outputs, in order.
+        node_results: node id -> its outputs, for every node (only when the
+            run kept intermediate results).
+        run_id: the id passed to hooks.
+    """
+
+    outputs: Dict[str, List[Any]]
+    node_results: Dict[str, List[Any]] = field(default_factory=dict)
+    run_id: int = 0
+
+
+class _Inbox:
+    """A node's input: items per input key, zipped in arrival order."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self.pending: Dict[str, Deque[Any]] = {k: deque() for k in self.keys}
+        self.open = set(self.keys)
+        self.changed = asyncio.Event()
+
+    def put(self, key: str, items: Any) -> None:
+        if items is _EOF:
+            self.open.discard(key)
+        else:
+            self.pending[key].extend(items)
+        self.changed.set()
+
+    def take_ready(self) -> List[Any]:
+        """Every complete set of inputs available now (bare items for one key, dicts for several)."""
+        if len(self.keys) == 1:
+            queue = self.pending[self.keys[0]]
+            batch = list(queue)
+            queue.clear()
+            return batch
+        n = min(len(q) for q in self.pending.values())
+        return [{k: self.pending[k].popleft() for k in self.keys} for _ in range(n)]
+
+    @property
+    def exhausted(self) -> bool:
+        """Every input has ended (whatever is left cannot form a complete set)."""
+        return not self.open and (len(self.keys) == 1 or any(not q for q in self.pending.values()))
+
+    def leftovers(self) -> Dict[str, int]:
+        return {k: len(q) for k, q in self.pending.items() if q}
+
+    async def batches(self) -> AsyncIterator[List[Any]]:
+        while True:
+            batch = self.take_ready()
+            if batch:
+                yield batch
+            elif self.exhausted:
+                return
+            else:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@dataclass
+class _NodeCtx:
+    node_id: str
+    node: Any
+    node_type: str
+    mode: str  # "sync" | "async" | "asyncgen"
+    out_edges: List[Edge]
+    multi_port: bool
+    is_sink: bool
+
+
+class _Run:
+    """The state of one execution of a graph."""
+
+    def __init__(self, graph: PipelineGraph, nodes: Dict[str, Any], *, keep_results: bool,
+                 on_sink: Optional[Callable[[str, Any], None]]) -> None:
+        self.graph = graph
+        self.nodes = nodes
+        self.keep_results = keep_results
+        self.on_sink = on_sink
+        self.run_id = next(_run_ids)
+        self.cancelled = threading.Event()
+        self.results: Dict[str, List[Any]] = {n: [] for n in graph.by_id}
+        self.sink_outputs: Dict[str, List[Any]] = {n: [] for n in graph.sinks}
+        self.finished: List[str] = []
+        self.inboxes: Dict[str, _Inbox] = {}
+
+
+class Executor:
+    """Runs pipeline graphs on asyncio with bounded concurrency.
+
+    Args:
+        max_workers: threads of a pool owned by this executor (closed by
+            :meth:`close`); None = the process-wide shared pool
+            (:func:`shared_thread_pool`).
+        max_concurrency: at most this many node calls in flight per run.
+        thread_pool: an existing ``concurrent.futures.ThreadPoolExecutor`` to
+            use (the caller owns it); overrides ``max_workers``.
+        hooks: lifecycle hooks (see :mod:`remotemedia.hooks`).
+    """
+
+    def __init__(self, *, max_workers: Optional[int] = None, max_concurrency: Optional[int] = None,
+                 thread_pool: Optional[ThreadPoolExecutor] = None, hooks: Sequence[Any] = ()) -> None:
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers: expected an int >= 1, given {max_workers!r}")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError(f"max_concurrency: expected an int >= 1, given {max_concurrency!r}")
+        self.max_workers = max_workers
+        self.max_concurrency = max_concurrency or DEFAULT_MAX_CONCURRENCY
+        self._given_pool = thread_pool
+        self._own_pool: Optional[ThreadPoolExecutor] = None
+        self.hooks = HookSet(hooks)
+
+    # ------------------------------------------------------------- resources
+    @property
+    def thread_pool(self) -> ThreadPoolExecutor:
+        if self._given_pool is not None:
+            return self._given_pool
+        if self.max_workers is None:
+            return shared_thread_pool()
+        if self._own_pool is None:
+            self._own_pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="remotemedia")
+        return self._own_pool
+
+    def close(self) -> None:
+        """Shuts down the pool this executor owns (a shared or given pool is left alone)."""
+        if self._own_pool is not None:
+            self._own_pool.shutdown(wait=True)
+            self._own_pool = None
+
+    async def call_blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Runs ``fn(*args)`` in the thread pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.thread_pool, fn, *args)
+
+    async def lifecycle(self, nodes: Iterable[Any], method: str) -> None:
+        """Calls ``node.initialize()`` or ``node.cleanup()`` on every node, concurrently.
+
+        Sync methods run in the thread pool (the base class's trivial ones
+        inline); async ones are awaited. Failures raise :class:`NodeError`.
+        """
+        from remotemedia.nodes.base import Node
+
+        async def one(node: Any) -> None:
+            fn = getattr(node, method, None)
+            if fn is None:
+                return
+            try:
+                if getattr(type(node), method, None) is getattr(Node, method):
+                    fn()
+                elif inspect.iscoroutinefunction(fn):
+                    await fn()
+                else:
+                    result = await self.call_blocking(fn)
+                    if inspect.isawaitable(result):
+                        await result
+            except Exception as exc:
+                raise _node_error(node.id, _type_name(node), 1, exc, f"{method}() failed") from exc
+
+        await asyncio.gather(*(one(n) for n in nodes))
+
+    # ------------------------------------------------------------------ runs
+    async def run(self, graph: PipelineGraph, nodes: Dict[str, Any], inputs: Any = SOURCE_MODE, *,
+                  keep_results: bool = True, pipeline_name: Optional[str] = None) -> RunResult:
+        """Runs ``graph`` once over ``inputs`` and collects the sinks' outputs.
+
+        Args:
+            graph: a validated graph.
+            nodes: node id -> node instance, for every graph node.
+            inputs: items fed to every source node (an iterable or async
+                iterable), or :data:`SOURCE_MODE` to call sources without input.
+            keep_results: keep every node's outputs (``node_results`` and
+                ``NodeError.partial_results``), not only the sinks'.
+            pipeline_name: passed to hooks.
+
+        Raises:
+            NodeError: a node failed (``partial_results`` attached).
+        """
+        run = _Run(graph, nodes, keep_results=keep_results, on_sink=None)
+        await self._execute(run, inputs, pipeline_name)
+        return RunResult(outputs=run.sink_outputs, node_results=run.results if keep_results else {}, run_id=run.run_id)
+
+    async def iter_outputs(self, graph: PipelineGraph, nodes: Dict[str, Any], inputs: Any = SOURCE_MODE, *,
+                           pipeline_name: Optional[str] = None) -> AsyncIterator[Tuple[str, Any]]:
+        """Runs ``graph`` and yields ``(sink_id, output)`` as soon as each output exists.
+
+        Nothing but the items in flight is kept in memory. Stopping the
+        iteration early cancels the run.
+        """
+        queue: asyncio.Queue = asyncio.Queue()
+        run = _Run(graph, nodes, keep_results=False, on_sink=lambda sink, item: queue.put_nowait((sink, item)))
+
+        async def drive() -> None:
+            try:
+                await self._execute(run, inputs, pipeline_name)
+            finally:
+                queue.put_nowait(_EOF)
+
+        task = asyncio.ensure_future(drive())
+        try:
+            while True:
+                msg = await queue.get()
+                if msg is _EOF:
+                    break
+                yield msg
+            await task  # re-raises a failure
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    async def _execute(self, run: _Run, inputs: Any, pipeline_name: Optional[str]) -> None:
+        graph = run.graph
+        source_mode = inputs is SOURCE_MODE
+        for node_id in graph.by_id:
+            keys = [e.key for e in graph.inputs[node_id]]
+            if not keys and not source_mode:
+                keys = [INPUT_KEY]
+            run.inboxes[node_id] = _Inbox(keys)
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+        self.hooks.call("before_run", run_id=run.run_id, pipeline_name=pipeline_name)
+        t0 = time.perf_counter_ns()
+        error: Optional[BaseException] = None
+        tasks = [asyncio.ensure_future(self._node_task(run, node_id, semaphore)) for node_id in graph.by_id]
+        if not source_mode:
+            tasks.append(asyncio.ensure_future(self._feed(run, inputs)))
+        try:
+            if tasks:
+                done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
+                if failed:
+                    error = failed[0].exception()
+                    await _cancel_all(run, pending)
+                    if isinstance(error, NodeError):
+                        error.partial_results = {n: run.results[n] for n in run.finished} if run.keep_results else {}
+                    raise error
+        except BaseException as exc:  # includes cancellation of the run itself
+            error = error or exc
+            await _cancel_all(run, [t for t in tasks if not t.done()])
+            raise
+        finally:
+            self.hooks.call("after_run", run_id=run.run_id, pipeline_name=pipeline_name,
+                            duration_ns=time.perf_counter_ns() - t0, error=error)
+
+    async def _feed(self, run: _Run, inputs: Any) -> None:
+        """Sends the pipeline input to every source node."""
+        boxes = [run.inboxes[n] for n in run.graph.sources]
+        if isinstance(inputs, list):
+            for box in boxes:
+                box.put(INPUT_KEY, inputs)
+        elif hasattr(inputs, "__aiter__"):
+            async for item in inputs:
+                for box in boxes:
+                    box.put(INPUT_KEY, (item,))
+        else:
+            for i, item in enumerate(inputs):
+                for box in boxes:
+                    box.put(INPUT_KEY, (item,))
+                if i % 64 == 63:
+                    await asyncio.sleep(0)
+        for box in boxes:
+            box.put(INPUT_KEY, _EOF)
+
+    # ------------------------------------------------------------ one node
+    async def _node_task(self, run: _Run, node_id: str, semaphore: asyncio.Semaphore) -> None:
+        node = run.nodes[node_id]
+        process = node.process
+        mode = "asyncgen" if inspect.isasyncgenfunction(process) else (
+            "async" if inspect.iscoroutinefunction(process) else "sync")
+        out_edges = run.graph.outputs[node_id]
+        ctx = _NodeCtx(node_id, node, _type_name(node), mode, out_edges,
+                       multi_port=len(getattr(node, "output_types", {}) or {}) > 1,
+                       is_sink=not out_edges)
+        inbox = run.inboxes[node_id]
+        if not inbox.keys:  # a source in source mode: one call without input
+            await self._run_node_attempts(run, ctx, _NO_ARG, semaphore=None)
+        elif getattr(node, "is_streaming", False):
+            await self._run_node_attempts(run, ctx, _stream_of(inbox), semaphore=None)
+        else:
+            async for batch in inbox.batches():
+                await self._process_batch(run, ctx, batch, semaphore)
+            leftovers = inbox.leftovers()
+            if leftovers:
+                counts = ", ".join(f"{k!r}: {n} unmatched" for k, n in leftovers.items())
+                exc = ValueError(f"fan-in inputs ended with different numbers of items ({counts})")
+                raise _node_error(node_id, ctx.node_type, 1, exc) from exc
+        # Only a node that finished tells its consumers so; a failure cancels them instead.
+        for edge in out_edges:
+            run.inboxes[edge.dst].put(edge.key, _EOF)
+        run.finished.append(node_id)
+
+    async def _process_batch(self, run: _Run, ctx: _NodeCtx, batch: List[Any], semaphore: asyncio.Semaphore) -> None:
+        if ctx.mode == "sync":
+            async with semaphore:
+                results = await self.call_blocking(self._run_node_attempts_blocking, run, ctx, batch)
+            for result in results:
+                if inspect.isawaitable(result) or hasattr(result, "__anext__"):
+                    await self._guarded(ctx, 1, self._emit_result(run, ctx, result))
+                else:
+                    self._emit(run, ctx, result)
+        else:
+            for item in batch:
+                await self._run_node_attempts(run, ctx, item, semaphore=semaphore)
+
+    async def _run_node_attempts(self, run: _Run, ctx: _NodeCtx, item: Any,
+                                 semaphore: Optional[asyncio.Semaphore]) -> None:
+        """Calls ``process`` on one item on the loop and emits what it gives (the async retry seam)."""
+        attempt = 1
+        hooks = self.hooks
+        if hooks.has_node_hooks:
+            hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt)
+        t0 = time.perf_counter_ns()
+        error: Optional[BaseException] = None
+        try:
+            if semaphore is not None:
+                async with semaphore:
+                    await self._call_and_emit(run, ctx, item)
+            else:
+                await self._call_and_emit(run, ctx, item)
+        except Exception as exc:
+            error = exc
+            if isinstance(exc, NodeError) and getattr(exc, "node_id", None) == ctx.node_id:
+                raise
+            raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
+        finally:
+            if hooks.has_node_hooks:
+                hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
+                           attempt=attempt, duration_ns=time.perf_counter_ns() - t0, error=error)
+
+    async def _call_and_emit(self, run: _Run, ctx: _NodeCtx, item: Any) -> None:
+        process = ctx.node.process
+        if item is _NO_ARG:
+            args: Tuple[Any, ...] = () if _takes_no_argument(process) else (None,)
+        else:
+            args = (item,)
+        if ctx.mode == "sync":  # sources and streaming nodes with a sync process
+            result = await self.call_blocking(process, *args)
+        else:
+            result = process(*args)
+        await self._emit_result(run, ctx, result)
+
+    def _run_node_attempts_blocking(self, run: _Run, ctx: _NodeCtx, batch: List[Any]) -> List[Any]:
+        """Calls a sync ``process`` on each item of ``batch`` in a worker thread (the blocking retry seam)."""
+        process = ctx.node.process
+        hooks = self.hooks
+        results = []
+        attempt = 1
+        for item in batch:
+            if run.cancelled.is_set():
+                break
+            if not hooks.has_node_hooks:
+                try:
+                    results.append(process(item))
+                except Exception as exc:
+                    raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
+                continue
+            hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt)
+            t0 = time.perf_counter_ns()
+            error: Optional[BaseException] = None
+            try:
+                results.append(process(item))
+            except Exception as exc:
+                error = exc
+                raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
+            finally:
+                hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
+                           attempt=attempt, duration_ns=time.perf_counter_ns() - t0, error=error)
+        return results
+
+    async def _guarded(self, ctx: _NodeCtx, attempt: int, coro: Awaitable[None]) -> None:
+        try:
+            await coro
+        except NodeError:
+            raise
+        except Exception as exc:
+            raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
+
+    async def _emit_result(self, run: _Run, ctx: _NodeCtx, result: Any) -> None:
+        if inspect.isawaitable(result):
+            result = await result
+        if hasattr(result, "__anext__"):
+            try:
+                async for out in result:
+                    self._emit(run, ctx, out)
+            finally:
+                if hasattr(result, "aclose"):
+                    await result.aclose()
+        else:
+            self._emit(run, ctx, result)
+
+    def _emit(self, run: _Run, ctx: _NodeCtx, out: Any) -> None:
+        if out is None:
+            return
+        if run.keep_results:
+            run.results[ctx.node_id].append(out)
+        if ctx.is_sink:
+            run.sink_outputs[ctx.node_id].append(out)
+            if run.on_sink is not None:
+                run.on_sink(ctx.node_id, out)
+            return
+        for edge in ctx.out_edges:
+            value = out
+            if edge.from_port is not None and ctx.multi_port:
+                if not isinstance(out, dict) or edge.from_port not in out:
+                    raise ValueError(f"output has no port {edge.from_port!r} (expected a dict keyed by port name, "
+                                     f"given {type(out).__name__})")
+                value = out[edge.from_port]
+            run.inboxes[edge.dst].put(edge.key, (value,))
+
+
+_NO_ARG = object()
+
+
+def _takes_no_argument(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return not any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+async def _stream_of(inbox: _Inbox) -> AsyncIterator[Any]:
+    async for batch in inbox.batches():
+        for item in batch:
+            yield item
+
+
+async def _cancel_all(run: _Run, pending: Iterable["asyncio.Future[Any]"]) -> None:
+    run.cancelled.set()
+    pending = list(pending)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def node_type_of(node: Any) -> str:
+    """The registered type name of ``node``'s class, or the class name when it is not registered."""
+    return type(node).__dict__.get("node_type") or type(node).__name__
+
+
+_type_name = node_type_of
+
+
+def _node_error(node_id: str, node_type: str, attempt: int, exc: BaseException, what: str = "") -> NodeError:
+    detail = f"{type(exc).__name__}: {exc}"
+    return NodeError(f"{what}: {detail}" if what else detail, node_id=node_id, node_type=node_type, attempt=attempt)

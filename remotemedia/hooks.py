@@ -1,0 +1,100 @@
+"""Lifecycle hooks of pipeline runs, and the minimal timing collector.
+
+A hook is any object with some of these methods; each takes keyword-only
+arguments plus ``**future_kwargs``, so new context can be passed later without
+breaking existing hooks (the Hamilton convention)::
+
+    before_run(*, run_id, pipeline_name, **future_kwargs)
+    after_run(*, run_id, pipeline_name, duration_ns, error, **future_kwargs)
+    before_node(*, run_id, node_id, node_type, attempt, **future_kwargs)
+    after_node(*, run_id, node_id, node_type, attempt, duration_ns, error, **future_kwargs)
+
+``before_node``/``after_node`` surround every attempt of one ``process`` call.
+They are called from the thread that runs the node: a worker thread for sync
+nodes, the event loop thread for async ones, so hooks must be thread-safe and
+quick. An exception raised by a hook propagates (a broken hook is a bug, not
+something to hide). Metrics stay out of the Node class: they are a hook.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Optional, Sequence
+
+HOOK_METHODS = ("before_run", "after_run", "before_node", "after_node")
+
+
+class HookSet:
+    """The hooks of one executor, grouped by method for cheap dispatch.
+
+    Args:
+        hooks: objects implementing any of :data:`HOOK_METHODS`.
+    """
+
+    def __init__(self, hooks: Sequence[Any] = ()) -> None:
+        self.hooks = list(hooks)
+        self._by_method: Dict[str, List[Any]] = {
+            name: [getattr(h, name) for h in self.hooks if callable(getattr(h, name, None))] for name in HOOK_METHODS
+        }
+        #: Whether any node-level hook exists (the executor skips timing otherwise).
+        self.has_node_hooks = bool(self._by_method["before_node"] or self._by_method["after_node"])
+
+    def call(self, method: str, **kwargs: Any) -> None:
+        for fn in self._by_method[method]:
+            fn(**kwargs)
+
+
+class TimingHook:
+    """Collects per-node call counts and durations (what ``Pipeline.get_metrics()`` returns).
+
+    Thread-safe. Durations are wall-clock time of each ``process`` attempt, in
+    microseconds.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._nodes: Dict[str, Dict[str, Any]] = {}
+            self._runs = 0
+            self._run_us = 0.0
+            self._failed_runs = 0
+
+    def before_node(self, **future_kwargs: Any) -> None:
+        pass
+
+    def after_node(self, *, node_id: str, node_type: str, duration_ns: int, error: Optional[BaseException],
+                   **future_kwargs: Any) -> None:
+        us = duration_ns / 1000.0
+        with self._lock:
+            entry = self._nodes.get(node_id)
+            if entry is None:
+                entry = self._nodes[node_id] = {"node_type": node_type, "calls": 0, "errors": 0, "total_us": 0.0,
+                                                "max_us": 0.0}
+            entry["calls"] += 1
+            entry["errors"] += error is not None
+            entry["total_us"] += us
+            entry["max_us"] = max(entry["max_us"], us)
+
+    def after_run(self, *, duration_ns: int, error: Optional[BaseException], **future_kwargs: Any) -> None:
+        with self._lock:
+            self._runs += 1
+            self._failed_runs += error is not None
+            self._run_us += duration_ns / 1000.0
+
+    def snapshot(self) -> Dict[str, Any]:
+        """The totals so far.
+
+        Returns:
+            ``{"runs", "failed_runs", "total_run_us", "nodes": {node_id: {"node_type",
+            "calls", "errors", "total_us", "mean_us", "max_us"}}}`` (microseconds).
+        """
+        with self._lock:
+            nodes = {}
+            for node_id, entry in self._nodes.items():
+                d = dict(entry)
+                d["mean_us"] = d["total_us"] / d["calls"] if d["calls"] else 0.0
+                nodes[node_id] = d
+            return {"runs": self._runs, "failed_runs": self._failed_runs, "total_run_us": self._run_us, "nodes": nodes}

@@ -1,0 +1,476 @@
+"""Pipeline: build a graph of nodes in Python or from a manifest, then run it.
+
+remotemedia 1.x scripts keep working: ``Pipeline().add_node(a).add_node(b)``
+forms a chain, ``await pipeline.run(data)`` streams a list item by item (any
+other value is one item, ``None`` makes the first node a source), and returns a
+list for several outputs, the bare item for one, ``None`` for none.
+
+Every async entry point has a sync twin: ``run``/``run_sync``,
+``execute``/``execute_sync``, ``astream``/``stream``,
+``managed_execution``/``with pipeline:``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from remotemedia.errors import ConfigurationError, PipelineValidationError
+from remotemedia.executor import SOURCE_MODE, Executor, RunResult, node_type_of
+from remotemedia.graph import Edge, GraphNode, PipelineGraph
+from remotemedia.hooks import TimingHook
+
+NodeRef = Union[str, Any]
+
+
+class Pipeline:
+    """A directed acyclic graph of nodes.
+
+    Args:
+        nodes: nodes to add, in order (see :meth:`add_node`).
+        name: the pipeline's name (manifest ``metadata.name``).
+        enable_metrics: collect per-node timings, read with :meth:`get_metrics`.
+        connections: explicit connections, as ``(src, dst)`` tuples or dicts
+            with ``from``/``to``/``from_port``/``to_port``; ``[]`` means none.
+            Without it (and without :meth:`connect`), nodes form a chain.
+        max_workers: threads of a pool owned by this pipeline; None = the
+            shared pool of the process.
+        max_concurrency: node calls in flight at once, per run.
+        hooks: lifecycle hooks (see :mod:`remotemedia.hooks`).
+        keep_results: keep every node's outputs of a run (for
+            :meth:`execute` and ``NodeError.partial_results``), not only the sinks'.
+
+    Nodes must not mutate their inputs: on fan-out every consumer gets the
+    same object.
+    """
+
+    def __init__(self, nodes: Optional[Sequence[Any]] = None, name: Optional[str] = None, enable_metrics: bool = False,
+                 *, connections: Optional[Sequence[Any]] = None, max_workers: Optional[int] = None,
+                 max_concurrency: Optional[int] = None, hooks: Sequence[Any] = (), keep_results: bool = True) -> None:
+        self.name = name or "pipeline"
+        self.metadata: Dict[str, Any] = {}
+        self.config: Dict[str, Any] = {}
+        self.keep_results = keep_results
+        self._nodes: Dict[str, Any] = {}
+        self._edges: List[Edge] = []
+        self._explicit = False
+        self._retry: Dict[str, Dict[str, Any]] = {}
+        self._graph: Optional[PipelineGraph] = None
+        self._timing = TimingHook() if enable_metrics else None
+        all_hooks = list(hooks) + ([self._timing] if self._timing is not None else [])
+        self.executor = Executor(max_workers=max_workers, max_concurrency=max_concurrency, hooks=all_hooks)
+        self._active = 0
+        self._managed = False
+        self._lifecycle_lock: Optional[Tuple[Any, asyncio.Lock]] = None  # (event loop, lock)
+        for node in nodes or ():
+            self.add_node(node)
+        if connections is not None:
+            self._explicit = True
+            for c in connections:
+                if isinstance(c, dict):
+                    self.connect(c["from"], c["to"], from_port=c.get("from_port"), to_port=c.get("to_port"))
+                else:
+                    self.connect(*c)
+
+    # ------------------------------------------------------------- building
+    @property
+    def nodes(self) -> List[Any]:
+        """The nodes, in the order they were added."""
+        return list(self._nodes.values())
+
+    def get_node(self, node_id: str) -> Any:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise ConfigurationError(f"pipeline {self.name!r} has no node {node_id!r}", node_id=node_id,
+                                     parameter="node_id", given=node_id) from None
+
+    def add_node(self, node: Any, *, retry: Optional[Dict[str, Any]] = None) -> "Pipeline":
+        """Adds ``node`` and returns the pipeline (for chaining).
+
+        A node whose name is already taken and was defaulted (its class name)
+        is renamed ``<ClassName>_<n>``; an explicit duplicate name is an error.
+
+        Args:
+            node: a :class:`~remotemedia.nodes.base.Node`.
+            retry: the node's retry policy, written to the manifest (see
+                :class:`remotemedia.manifest.RetryPolicySpec`).
+        """
+        if any(n is node for n in self._nodes.values()):
+            raise ConfigurationError(f"node {node.id!r} is already in pipeline {self.name!r}", node_id=node.id)
+        if node.id in self._nodes:
+            if node.name != type(node).__name__:
+                raise ConfigurationError(f"duplicate node id {node.id!r} in pipeline {self.name!r}", node_id=node.id,
+                                         parameter="name", expected="a unique name", given=node.id)
+            k = 1
+            while f"{node.name}_{k}" in self._nodes:
+                k += 1
+            node.name = f"{node.name}_{k}"
+        self._nodes[node.id] = node
+        if retry is not None:
+            self._retry[node.id] = dict(retry)
+        self._graph = None
+        return self
+
+    def connect(self, src: NodeRef, dst: NodeRef, *, from_port: Optional[str] = None,
+                to_port: Optional[str] = None) -> "Pipeline":
+        """Connects ``src``'s output (port ``from_port``) to ``dst``'s input (port ``to_port``).
+
+        From the first call on, only explicit connections count: the implicit
+        chain of :meth:`add_node` is dropped. Nodes are given as ids or objects.
+        """
+        self._explicit = True
+        self._edges.append(Edge(_ref_id(src), _ref_id(dst), from_port, to_port,
+                                path=f"/connections/{len(self._edges)}"))
+        self._graph = None
+        return self
+
+    @property
+    def edges(self) -> List[Edge]:
+        """The connections in effect (the implicit chain when none were made)."""
+        if self._explicit:
+            return list(self._edges)
+        ids = list(self._nodes)
+        return [Edge(a, b, path=f"/connections/{i}") for i, (a, b) in enumerate(zip(ids, ids[1:]))]
+
+    @property
+    def graph(self) -> PipelineGraph:
+        """The validated graph (built once per change).
+
+        Raises:
+            PipelineValidationError: every problem of the graph.
+        """
+        if self._graph is None:
+            nodes = [GraphNode(n.id, node_type_of(n),
+                               dict(getattr(n, "input_types", {"input": "any"})),
+                               dict(getattr(n, "output_types", {"output": "any"})), path=f"/nodes/{i}")
+                     for i, n in enumerate(self._nodes.values())]
+            graph = PipelineGraph(nodes, self.edges)
+            issues = graph.problems()
+            if issues:
+                raise PipelineValidationError(issues, f"pipeline {self.name!r}")
+            self._graph = graph
+        return self._graph
+
+    def validate(self) -> "Pipeline":
+        """Checks the graph now; returns self."""
+        _ = self.graph
+        return self
+
+    # ------------------------------------------------------------ lifecycle
+    async def initialize(self) -> None:
+        """Initializes every node (sync ``initialize`` in the thread pool, async awaited)."""
+        await self.executor.lifecycle(self._nodes.values(), "initialize")
+
+    async def cleanup(self) -> None:
+        """Cleans up every node."""
+        await self.executor.lifecycle(self._nodes.values(), "cleanup")
+
+    @contextlib.asynccontextmanager
+    async def managed_execution(self) -> AsyncIterator["Pipeline"]:
+        """``async with pipeline.managed_execution():`` initializes, then cleans up, once."""
+        await self.initialize()
+        self._managed = True
+        try:
+            yield self
+        finally:
+            self._managed = False
+            await self.cleanup()
+
+    async def __aenter__(self) -> "Pipeline":
+        await self.initialize()
+        self._managed = True
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self._managed = False
+        await self.cleanup()
+
+    def __enter__(self) -> "Pipeline":
+        _no_running_loop("with pipeline:", "async with pipeline:")
+        asyncio.run(self.initialize())
+        self._managed = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._managed = False
+        asyncio.run(self.cleanup())
+        self.close()
+
+    def close(self) -> None:
+        """Releases the pipeline's own thread pool, if it has one."""
+        self.executor.close()
+
+    @contextlib.asynccontextmanager
+    async def _lifecycle(self) -> AsyncIterator[None]:
+        """Initializes before the first concurrent run, cleans up after the last (unless managed)."""
+        if self._managed:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._lifecycle_lock is None or self._lifecycle_lock[0] is not loop:
+            self._lifecycle_lock = (loop, asyncio.Lock())  # one lock per event loop
+        lock = self._lifecycle_lock[1]
+        async with lock:
+            if self._active == 0:
+                await self.initialize()
+            self._active += 1
+        try:
+            yield
+        finally:
+            async with lock:
+                self._active -= 1
+                if self._active == 0:
+                    await self.cleanup()
+
+    @contextlib.contextmanager
+    def _implementations(self, use_rust: bool) -> Iterator[None]:
+        """``use_rust=False`` runs kernel nodes left on ``auto`` with numpy, for this run only."""
+        if use_rust:
+            yield
+            return
+        changed = []
+        for node in self._nodes.values():
+            if getattr(node, "kernel_family", None) and str(getattr(node, "runtime_hint", "")).lower() == "auto":
+                changed.append((node, node.impl))
+                node.impl = "python"
+        try:
+            yield
+        finally:
+            for node, impl in changed:
+                node.impl = impl
+
+    # ------------------------------------------------------------------ runs
+    async def execute(self, input_data: Any = None, use_rust: bool = True) -> RunResult:
+        """Runs the pipeline and returns the full :class:`~remotemedia.executor.RunResult`.
+
+        Args:
+            input_data: a list (streamed item by item to every source node),
+                any other value (one item), or None (sources produce the data).
+            use_rust: False runs auto-selected kernels with numpy; results are the same.
+
+        Raises:
+            PipelineValidationError: the graph is invalid (nothing ran).
+            NodeError: a node failed; ``partial_results`` holds finished nodes' outputs.
+        """
+        graph = self.graph
+        async with self._lifecycle():
+            with self._implementations(use_rust):
+                return await self.executor.run(graph, self._nodes, _as_inputs(input_data),
+                                               keep_results=self.keep_results, pipeline_name=self.name)
+
+    def execute_sync(self, input_data: Any = None, use_rust: bool = True) -> RunResult:
+        """:meth:`execute` for code without an event loop."""
+        _no_running_loop("execute_sync()", "await execute()")
+        return asyncio.run(self.execute(input_data, use_rust))
+
+    async def run(self, input_data: Any = None, use_rust: bool = True) -> Any:
+        """Runs the pipeline (1.x semantics).
+
+        Returns:
+            With one sink: a list when it gave several outputs, the bare item
+            for one, None for none. With several sinks: a dict sink id -> that.
+        """
+        result = await self.execute(input_data, use_rust)
+        return self._shape(result.outputs)
+
+    def run_sync(self, input_data: Any = None, use_rust: bool = True) -> Any:
+        """:meth:`run` for code without an event loop."""
+        _no_running_loop("run_sync()", "await run()")
+        return asyncio.run(self.run(input_data, use_rust))
+
+    async def astream(self, inputs: Any = None) -> AsyncIterator[Any]:
+        """Yields outputs as soon as they exist (``(sink_id, item)`` with several sinks).
+
+        Args:
+            inputs: an iterable or async iterable of items, or None (sources
+                produce the data).
+        """
+        graph = self.graph
+        single = len(graph.sinks) == 1
+        async with self._lifecycle():
+            feed = SOURCE_MODE if inputs is None else inputs
+            outputs = self.executor.iter_outputs(graph, self._nodes, feed, pipeline_name=self.name)
+            try:
+                async for sink, item in outputs:
+                    yield item if single else (sink, item)
+            finally:  # stopping early must cancel the run now, not when the generator is collected
+                await outputs.aclose()
+
+    def process(self, stream: Any = None) -> AsyncIterator[Any]:
+        """1.x: ``async for out in pipeline.process(stream)`` (same as :meth:`astream`)."""
+        return self.astream(stream)
+
+    def stream(self, inputs: Any = None) -> Iterator[Any]:
+        """:meth:`astream` as a plain iterator, for code without an event loop.
+
+        Runs a private event loop; a sync ``inputs`` iterable is read on it.
+        """
+        _no_running_loop("stream()", "astream()")
+        loop = asyncio.new_event_loop()
+        agen = self.astream(inputs).__aiter__()
+        try:
+            while True:
+                try:
+                    item = loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    break
+                yield item
+        finally:
+            try:
+                loop.run_until_complete(agen.aclose())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    def _shape(self, outputs: Dict[str, List[Any]]) -> Any:
+        shaped = {sink: _one_or_many(items) for sink, items in outputs.items()}
+        if len(shaped) == 1:
+            return next(iter(shaped.values()))
+        return shaped or None
+
+    # --------------------------------------------------------------- metrics
+    def get_metrics(self) -> Dict[str, Any]:
+        """Per-node timings of every run so far (``enable_metrics=True``).
+
+        Returns:
+            ``{"pipeline", "enabled", "runs", "failed_runs", "total_run_us",
+            "nodes": {node_id: {"node_type", "calls", "errors", "total_us",
+            "mean_us", "max_us"}}}`` (durations in microseconds).
+        """
+        if self._timing is None:
+            return {"pipeline": self.name, "enabled": False, "runs": 0, "failed_runs": 0, "total_run_us": 0.0,
+                    "nodes": {}}
+        return {"pipeline": self.name, "enabled": True, **self._timing.snapshot()}
+
+    # ------------------------------------------------------------- manifests
+    @classmethod
+    def from_manifest(cls, source: Any, **kwargs: Any) -> "Pipeline":
+        """Builds a pipeline from a manifest: a dict, a JSON string or a file path.
+
+        Raises:
+            PipelineValidationError: every problem of the manifest, before anything runs.
+        """
+        from remotemedia.manifest import parse_manifest
+
+        data, nodes = parse_manifest(source)
+        connections = data.get("connections")
+        pipeline = cls(nodes, name=data["metadata"]["name"], connections=connections, **kwargs)
+        pipeline.metadata = {k: v for k, v in data["metadata"].items() if k != "name"}
+        pipeline.config = dict(data.get("config") or {})
+        for spec in data["nodes"]:
+            if spec.get("retry") is not None:
+                pipeline._retry[spec["id"]] = dict(spec["retry"])
+        return pipeline
+
+    def to_manifest(self) -> Dict[str, Any]:
+        """The pipeline as a manifest dict (JSON-ready), every node parameter included.
+
+        Raises:
+            ConfigurationError: a node parameter cannot be written.
+        """
+        from remotemedia.manifest import MANIFEST_VERSION, node_entry
+
+        connections = []
+        for e in self.edges:
+            c: Dict[str, Any] = {"from": e.src, "to": e.dst}
+            if e.from_port is not None:
+                c["from_port"] = e.from_port
+            if e.to_port is not None:
+                c["to_port"] = e.to_port
+            connections.append(c)
+        return {
+            "version": MANIFEST_VERSION,
+            "metadata": {"name": self.name, **self.metadata},
+            "nodes": [node_entry(n, retry=self._retry.get(n.id)) for n in self._nodes.values()],
+            "connections": connections,
+            "config": dict(self.config),
+        }
+
+    def save_manifest(self, path: Any) -> None:
+        """Writes :meth:`to_manifest` as JSON to ``path`` (atomically: temp file, then rename)."""
+        import json
+        import os
+        import tempfile
+
+        text = json.dumps(self.to_manifest(), indent=2) + "\n"
+        directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def to_node_link(self) -> Dict[str, Any]:
+        """The pipeline as node-link JSON (``{"directed": true, "nodes": [...], "edges": [...]}``)."""
+        from remotemedia.manifest import to_node_link
+
+        return to_node_link(self.to_manifest())
+
+    @classmethod
+    def from_node_link(cls, data: Dict[str, Any], **kwargs: Any) -> "Pipeline":
+        """Builds a pipeline from node-link JSON (edges under ``"edges"`` or ``"links"``)."""
+        from remotemedia.manifest import from_node_link
+
+        return cls.from_manifest(from_node_link(data), **kwargs)
+
+    def to_networkx(self) -> Any:
+        """A ``networkx.DiGraph`` (``MultiDiGraph`` when two edges join the same pair) of the pipeline.
+
+        Requires networkx (an optional dependency).
+        """
+        import networkx as nx
+
+        data = self.to_node_link()
+        graph = nx.MultiDiGraph() if data["multigraph"] else nx.DiGraph()
+        graph.graph.update(data["graph"])
+        for node in data["nodes"]:
+            attrs = {k: v for k, v in node.items() if k != "id"}
+            graph.add_node(node["id"], **attrs)
+        for edge in data["edges"]:
+            graph.add_edge(edge["source"], edge["target"],
+                           **{k: v for k, v in edge.items() if k not in ("source", "target")})
+        return graph
+
+    @classmethod
+    def from_networkx(cls, graph: Any, **kwargs: Any) -> "Pipeline":
+        """Builds a pipeline from a networkx directed graph made by :meth:`to_networkx` (or alike)."""
+        data = {
+            "directed": graph.is_directed(),
+            "graph": dict(graph.graph),
+            "nodes": [{"id": n, **attrs} for n, attrs in graph.nodes(data=True)],
+            "edges": [{"source": u, "target": v, **attrs} for u, v, attrs in graph.edges(data=True)],
+        }
+        return cls.from_node_link(data, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Pipeline(name={self.name!r}, nodes={list(self._nodes)})"
+
+
+def _ref_id(ref: NodeRef) -> str:
+    return ref if isinstance(ref, str) else ref.id
+
+
+def _as_inputs(input_data: Any) -> Any:
+    if input_data is None:
+        return SOURCE_MODE
+    return input_data if isinstance(input_data, list) else [input_data]
+
+
+def _one_or_many(items: List[Any]) -> Any:
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else items
+
+
+def _no_running_loop(what: str, instead: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"{what} cannot be used in a running event loop; use {instead} instead")
