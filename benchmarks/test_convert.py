@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from interleave import interleaved
+
 from remotemedia import _native
 from remotemedia.kernels import convert
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from interleave import interleaved
+
 from remotemedia import _native
 from remotemedia.kernels import vad
 
@@ -71,6 +71,8 @@ def test_vad_ratios(benchmark):
         lines.append(f"  {name:<36} {v['median_s'] / N_FRAMES * 1e6:7.2f} us/frame   ratio to wheels {v['ratio']:.2f}")
     py_us = py["python port, 100 frames"]["median_s"] / 100 * 1e6
     wheels_us = res["webrtcvad-wheels (per frame)"]["median_s"] / N_FRAMES * 1e6
-    lines.append(f"  {'python port':<36} {py_us:7.2f} us/frame   ratio to wheels {py_us / wheels_us:.1f} (not interleaved)")
+    lines.append(
+        f"  {'python port':<36} {py_us:7.2f} us/frame   ratio to wheels {py_us / wheels_us:.1f} (not interleaved)"
+    )
     benchmark.extra_info.update(res)
     print("\nWebRTC VAD, 16 kHz, 30 ms frames, mode 3:\n" + "\n".join(lines))

@@ -389,30 +389,37 @@ def _downsampling(frame: np.ndarray, st: list, base: int) -> np.ndarray:
     ev = frame[0::2].astype(np.int32)
     od = frame[1::2].astype(np.int32)
     c0, c1 = _ALL_PASS_COEFS_Q13
-    outs = []
-    for k, (xs, c) in enumerate(((ev, c0), (od, c1))):
-        pre = ((xs * c) >> 14).tolist()
-        xl = xs.tolist()
-        s_in = st[base + k]
-        s = s_in
+    # WEBRTC_SPL_MUL_16_16_RSFT(coef, input, 14) does not depend on the state.
+    pe = ((ev * c0) >> 14).tolist()
+    po = ((od * c1) >> 14).tolist()
+    xe = ev.tolist()
+    xo = od.tolist()
+    s1_in, s2_in = st[base], st[base + 1]
+    s1, s2 = s1_in, s2_in
+    out = []
+    append = out.append
+    acc = 0
+    for x, y, p, q in zip(xe, xo, pe, po):
+        a = (s1 >> 1) + p
+        s1 = x - (c0 * a >> 12)
+        b = (s2 >> 1) + q
+        s2 = y - (c1 * b >> 12)
+        append(a + b)
+        acc |= (a + 0x8000) | (b + 0x8000)
+    if not 0 <= acc < 0x10000:
+        # Some tmp16 left the int16 range: redo with the int16 casts.
+        s1, s2 = s1_in, s2_in
         out = []
         append = out.append
-        for x, p in zip(xl, pre):
-            y = (s >> 1) + p
-            append(y)
-            s = x - (c * y >> 12)
-        if out and (min(out) < -32768 or max(out) > 32767):
-            s = s_in
-            out = []
-            append = out.append
-            for x, p in zip(xl, pre):
-                y = (((s >> 1) + p + 0x8000) & 0xFFFF) - 0x8000
-                append(y)
-                s = x - (c * y >> 12)
-        st[base + k] = s
-        outs.append(out)
-    # *signal_out += tmp16_2 (int16 wrap-around).
-    return np.array(outs[0], dtype=np.int16) + np.array(outs[1], dtype=np.int16)
+        for x, y, p, q in zip(xe, xo, pe, po):
+            a = (((s1 >> 1) + p + 0x8000) & 0xFFFF) - 0x8000
+            s1 = x - (c0 * a >> 12)
+            b = (((s2 >> 1) + q + 0x8000) & 0xFFFF) - 0x8000
+            s2 = y - (c1 * b >> 12)
+            append(a + b)
+    st[base], st[base + 1] = s1, s2
+    # *signal_out = tmp16_1 + tmp16_2, stored as int16 (wrap-around).
+    return np.array(out, dtype=np.int64).astype(np.int16)
 
 
 # --------------------------------------------------------------------------

@@ -96,6 +96,8 @@ class AudioResampleNode(KernelNode):
     """
 
     kernel_family = "resample"
+    input_types = {"audio": "audio"}
+    output_types = {"audio": "audio"}
 
     def __init__(self, target_sample_rate: int = 16000, quality: str = "high", runtime_hint: str = "auto",
                  name: Optional[str] = None, **kwargs: Any) -> None:
@@ -183,6 +185,9 @@ class VADNode(KernelNode):
 
     # The class default (energy backend); an instance with backend="webrtc" uses "webrtc_vad".
     kernel_family = "energy_vad"
+    # The output is (audio, sample_rate, info): audio nodes downstream accept it.
+    input_types = {"audio": "audio"}
+    output_types = {"audio": "audio"}
 
     def __init__(self, frame_duration_ms: int = 30, energy_threshold: float = 0.02, runtime_hint: str = "auto",
                  name: Optional[str] = None, backend: str = "energy", mode: int = 3, segments: bool = False,
