@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remotemedia.errors import ConfigurationError, PipelineValidationError, ValidationIssue
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
+from remotemedia.limits import DEFAULT_LIMITS, ManifestLimits, check_data, check_text
 
 MANIFEST_VERSION = "v1"
 ACCEPTED_VERSIONS = ("v1", "1", "1.0")
@@ -120,14 +121,19 @@ def json_schema() -> Dict[str, Any]:
 
 
 # -------------------------------------------------------------------- loading
-def load_manifest(source: ManifestSource) -> Dict[str, Any]:
+def load_manifest(source: ManifestSource, *, limits: Optional[ManifestLimits] = None) -> Dict[str, Any]:
     """Reads a manifest: a dict (returned as is), a JSON string, or a path to a JSON file.
 
+    Args:
+        source: the manifest.
+        limits: size limits checked before parsing (default :data:`~remotemedia.limits.DEFAULT_LIMITS`).
+
     Raises:
-        PipelineValidationError: the file is missing or not JSON.
+        PipelineValidationError: the file is missing, too large, too deeply nested or not JSON.
     """
     if isinstance(source, dict):
         return source
+    lim = limits or DEFAULT_LIMITS
     text: str
     origin = "<string>"
     if isinstance(source, str) and source.lstrip().startswith("{"):
@@ -135,11 +141,21 @@ def load_manifest(source: ManifestSource) -> Dict[str, Any]:
     else:
         origin = os.fspath(source)
         try:
+            size = os.stat(origin).st_size
+            if size > lim.max_bytes:  # never read an oversized file into memory
+                raise PipelineValidationError([ValidationIssue(
+                    "", f"manifest is {size} bytes, over the limit of {lim.max_bytes}", parameter="max_bytes",
+                    expected=f"at most {lim.max_bytes} bytes", given=str(size))], origin)
             with open(origin, encoding="utf-8") as fh:
-                text = fh.read()
+                text = fh.read(lim.max_bytes + 1)
         except OSError as exc:
             raise PipelineValidationError([ValidationIssue("", f"cannot read {origin}: {exc.strerror or exc}")],
                                           origin) from exc
+        except UnicodeDecodeError as exc:
+            raise PipelineValidationError([ValidationIssue("", f"not UTF-8 text: {exc.reason}")], origin) from exc
+    too_big = check_text(text, lim)
+    if too_big:
+        raise PipelineValidationError(too_big, origin)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -151,18 +167,25 @@ def load_manifest(source: ManifestSource) -> Dict[str, Any]:
     return data
 
 
-def validate_manifest(data: Dict[str, Any], *, instantiate: bool = True) -> List[ValidationIssue]:
+def validate_manifest(data: Dict[str, Any], *, instantiate: bool = True,
+                      limits: Optional[ManifestLimits] = None) -> List[ValidationIssue]:
     """Every problem of a manifest (an empty list when it is valid).
 
     Args:
         data: the parsed JSON object.
         instantiate: also construct each node (constructors check more than
             types, e.g. a sample format name); constructors must be cheap.
+        limits: size limits, checked first (an oversized manifest is reported
+            alone, before any other work).
     """
-    return _all_issues(data, instantiate)[1]
+    return _all_issues(data, instantiate, limits)[1]
 
 
-def _all_issues(data: Any, instantiate: bool) -> Tuple[List[Any], List[ValidationIssue]]:
+def _all_issues(data: Any, instantiate: bool,
+                limits: Optional[ManifestLimits] = None) -> Tuple[List[Any], List[ValidationIssue]]:
+    over = check_data(data, limits)
+    if over:
+        return [], over
     issues = _structure_issues(data)
     broken = {int(i.path.split("/")[2]) for i in issues if i.path.startswith("/nodes/") and
               i.path.split("/")[2].isdigit()}
@@ -371,16 +394,17 @@ def construct_node(cls: type, node_id: str, params: Dict[str, Any], runtime_hint
     return node
 
 
-def parse_manifest(source: ManifestSource) -> Tuple[Dict[str, Any], List[Any]]:
+def parse_manifest(source: ManifestSource, *,
+                   limits: Optional[ManifestLimits] = None) -> Tuple[Dict[str, Any], List[Any]]:
     """Loads, validates and builds: ``(data, nodes)``.
 
     Raises:
         PipelineValidationError: every problem found.
     """
-    data = load_manifest(source)
+    data = load_manifest(source, limits=limits)
     origin = os.fspath(source) if isinstance(source, (str, os.PathLike)) and not str(source).lstrip().startswith(
         "{") else "manifest"
-    nodes, issues = _all_issues(data, True)
+    nodes, issues = _all_issues(data, True, limits)
     if issues:
         raise PipelineValidationError(issues, origin)
     return data, nodes

@@ -346,15 +346,21 @@ class Pipeline:
 
     # ------------------------------------------------------------- manifests
     @classmethod
-    def from_manifest(cls, source: Any, **kwargs: Any) -> "Pipeline":
+    def from_manifest(cls, source: Any, *, limits: Any = None, **kwargs: Any) -> "Pipeline":
         """Builds a pipeline from a manifest: a dict, a JSON string or a file path.
+
+        Args:
+            source: the manifest.
+            limits: a :class:`remotemedia.limits.ManifestLimits` for untrusted
+                manifests (default: :data:`remotemedia.limits.DEFAULT_LIMITS`).
+            **kwargs: passed to the constructor.
 
         Raises:
             PipelineValidationError: every problem of the manifest, before anything runs.
         """
         from remotemedia.manifest import parse_manifest
 
-        data, nodes = parse_manifest(source)
+        data, nodes = parse_manifest(source, limits=limits)
         connections = data.get("connections")
         pipeline = cls(nodes, name=data["metadata"]["name"], connections=connections, **kwargs)
         pipeline.metadata = {k: v for k, v in data["metadata"].items() if k != "name"}

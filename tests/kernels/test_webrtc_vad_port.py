@@ -86,27 +86,9 @@ def load_speech(name: str, rate: int) -> np.ndarray:
     """
     path = SPEECH_DIR / name
     if shutil.which("sox"):
-        raw = subprocess.run(
-            [
-                "sox",
-                "-D",
-                str(path),
-                "-t",
-                "raw",
-                "-r",
-                str(rate),
-                "-c",
-                "1",
-                "-b",
-                "16",
-                "-e",
-                "signed-integer",
-                "-L",
-                "-",
-            ],
-            check=True,
-            capture_output=True,
-        ).stdout
+        out_opts = ["-t", "raw", "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer", "-L"]
+        cmd = ["sox", "-D", str(path), *out_opts, "-"]
+        raw = subprocess.run(cmd, check=True, capture_output=True).stdout
         return np.frombuffer(raw, dtype="<i2").astype(np.int16)
     src_rate, data = read_wav(path)
     n_out = int(round(len(data) * rate / src_rate))
@@ -219,7 +201,12 @@ if HAVE_HYPOTHESIS:
         frames = draw(arrays(np.int16, (n_frames, n), elements=elements))
         return rate, mode, frames
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(frame_sequences())
     def test_random_frames_match_reference(case):
         rate, mode, frames = case
@@ -227,7 +214,12 @@ if HAVE_HYPOTHESIS:
         got = FvadPy(mode, rate).process_frames(frames)
         np.testing.assert_array_equal(got, ref)
 
-    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=15,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(
         st.sampled_from(RATES),
         st.sampled_from(MODES),

@@ -1,0 +1,151 @@
+"""Untrusted manifests: never import or run code; size limits enforced early."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from remotemedia import Pipeline
+from remotemedia.errors import PipelineValidationError
+from remotemedia.limits import ManifestLimits, check_data, check_text
+from remotemedia.manifest import load_manifest, validate_manifest
+
+
+def manifest(node_type: str, params=None) -> dict:
+    return {"version": "v1", "metadata": {"name": "evil"},
+            "nodes": [{"id": "n", "node_type": node_type, "params": params or {}}]}
+
+
+def code_paths(marker: pathlib.Path):
+    cmd = f"touch {marker}"
+    return [
+        ("os.system", {"command": cmd}),
+        ("subprocess.Popen", {"args": ["touch", str(marker)]}),
+        ("builtins.eval", {"source": f"open({str(marker)!r}, 'w')"}),
+        ("posix.system", {"command": cmd}),
+        ("remotemedia.nodes.audio.FormatConverterNode", {}),  # a real class, but not by its registered name
+        ("__import__('os').system", {}),
+    ]
+
+
+def test_dotted_paths_are_unknown_node_types_in_python(tmp_path):
+    marker = tmp_path / "pwned"
+    for node_type, params in code_paths(marker):
+        with pytest.raises(PipelineValidationError) as info:
+            Pipeline.from_manifest(manifest(node_type, params))
+        text = str(info.value)
+        assert f"unknown node type {node_type!r}" in text
+        assert info.value.issues[0].path == "/nodes/0/node_type"
+        issues = validate_manifest(manifest(node_type, params))
+        assert [i.parameter for i in issues] == ["node_type"]
+    assert not marker.exists()
+
+
+def test_os_system_rejected_by_the_cli_validate(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.json"
+    path.write_text(json.dumps(manifest("os.system", {"command": f"touch {marker}"})))
+    r = subprocess.run([sys.executable, "-m", "remotemedia", "validate", str(path)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1
+    assert "unknown node type 'os.system'" in r.stderr
+    assert not marker.exists()
+
+
+def test_no_eval_exec_pickle_or_manifest_driven_import_in_the_package():
+    import remotemedia
+
+    root = pathlib.Path(remotemedia.__file__).parent
+    offenders = []
+    for p in root.rglob("*.py"):
+        text = p.read_text()
+        for needle in ("eval(", "exec(", "import pickle", "pickle.load", "marshal.load", "__import__("):
+            if needle in text:
+                offenders.append(f"{p.relative_to(root)}: {needle}")
+        # Only two modules import by name, each from a constant table: the lazy attributes of
+        # remotemedia/__init__.py and the built-in node modules of the registry.
+        if "import_module(" in text and str(p.relative_to(root)) not in ("__init__.py", "nodes/registry.py"):
+            offenders.append(f"{p.relative_to(root)}: import_module")
+    assert offenders == []
+
+
+# ------------------------------------------------------------------- limits
+
+
+def test_too_many_nodes():
+    data = {"version": "v1", "metadata": {"name": "big"},
+            "nodes": [{"id": f"n{i}", "node_type": "PassThroughNode"} for i in range(50)]}
+    issues = validate_manifest(data, limits=ManifestLimits(max_nodes=10))
+    assert len(issues) == 1 and issues[0].parameter == "max_nodes"
+    assert str(issues[0]).startswith("/nodes: 50 nodes, over the limit of 10")
+    assert validate_manifest(data) == []  # the default allows it
+
+
+def test_too_many_connections():
+    data = {"version": "v1", "metadata": {"name": "big"},
+            "nodes": [{"id": "a", "node_type": "PassThroughNode"}],
+            "connections": [{"from": "a", "to": "a"}] * 30}
+    issues = validate_manifest(data, limits=ManifestLimits(max_connections=20))
+    assert [i.parameter for i in issues] == ["max_connections"]
+
+
+def test_deep_nesting_in_text_is_rejected_before_parsing():
+    depth = 200_000  # json.loads would hit RecursionError long before this
+    text = '{"version": "v1", "metadata": {"name": "x"}, "nodes": [{"id": "n", "node_type": "PassThroughNode", ' \
+           '"params": {"a": ' + "[" * depth + "]" * depth + "}}]}"
+    with pytest.raises(PipelineValidationError) as info:
+        load_manifest(text)
+    assert "levels deep, over the limit of 32" in str(info.value)
+    assert info.value.issues[0].parameter == "max_depth"
+
+
+def test_brackets_inside_strings_do_not_count_as_depth():
+    text = json.dumps(manifest("PassThroughNode") | {"config": {"note": "[" * 1000}})
+    assert check_text(text) == []
+
+
+def test_deep_nesting_in_data_is_rejected_without_recursion():
+    deep: list = []
+    cur = deep
+    for _ in range(100_000):
+        nxt: list = []
+        cur.append(nxt)
+        cur = nxt
+    data = manifest("PassThroughNode", {"x": deep})
+    issues = validate_manifest(data)
+    assert [i.parameter for i in issues] == ["max_depth"]
+
+
+def test_long_strings_and_item_counts():
+    data = manifest("PassThroughNode") | {"config": {"blob": "x" * 20_000}}
+    issues = check_data(data)
+    assert issues and issues[0].parameter == "max_string_length" and issues[0].path == "/config/blob"
+    data = manifest("PassThroughNode") | {"config": {"many": list(range(1000))}}
+    assert check_data(data, ManifestLimits(max_items=500))[0].parameter == "max_items"
+
+
+def test_oversized_file_is_not_read(tmp_path):
+    path = tmp_path / "huge.json"
+    with open(path, "w") as fh:
+        fh.write('{"pad": "')
+        fh.write("x" * (5 * 1024 * 1024))
+        fh.write('"}')
+    with pytest.raises(PipelineValidationError) as info:
+        Pipeline.from_manifest(str(path))
+    assert "over the limit of 4194304" in str(info.value)
+    limits = ManifestLimits(max_bytes=10 * 1024 * 1024, max_string_length=10 * 1024 * 1024)
+    with pytest.raises(PipelineValidationError) as info:  # now read, and rejected for its structure
+        Pipeline.from_manifest(str(path), limits=limits)
+    assert "pad" in str(info.value)
+
+
+def test_non_utf8_file(tmp_path):
+    path = tmp_path / "bin.json"
+    path.write_bytes(os.urandom(64) + b"\xff\xfe")
+    with pytest.raises(PipelineValidationError):
+        load_manifest(str(path))
