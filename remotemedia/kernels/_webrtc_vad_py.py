@@ -52,9 +52,20 @@ frame, including the upstream quirks:
 The implementation is organised like the C sources: resampling (48 kHz to
 8 kHz, and the 32/16 kHz half-band downsamplers), the six-band filter bank
 computing log energies, and the two-Gaussian-per-band GMM with its adaptive
-model update and hang-over smoothing. Recursive filters are Python loops over
-Python ints (exactness needs the per-sample rounding); non-recursive parts are
-vectorised with numpy.
+model update and hang-over smoothing.
+
+Recursive filters cannot be vectorised exactly (each output is rounded before
+it feeds back), so they are Python loops over Python ints; state-independent
+parts (products with the input, the 48->32 kHz FIR) use numpy, and the small
+per-band arrays (15-120 samples) stay in Python lists, where numpy's per-call
+overhead would dominate.  The loops first run without emulating int32/int16
+overflow and check, at C speed, that no value got near a type limit (then no
+C expression could have wrapped and the result is identical); only blocks
+that fail that check are recomputed with full wrap-around emulation.
+
+Cost (CPython 3.11, one core): about 0.3 ms per 30 ms frame at 8 or 16 kHz,
+0.5 ms at 32 kHz and 2 ms at 48 kHz, where upstream resamples 10 ms of audio
+once per 10 ms of frame.
 """
 
 from __future__ import annotations

@@ -139,6 +139,7 @@ def test_speech_recordings_present():
     assert len(SPEECH_FILES) >= 4, f"speech recordings missing in {SPEECH_DIR}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("name", SPEECH_FILES)
 def test_speech_recordings_match_reference(name, rate):
@@ -148,6 +149,7 @@ def test_speech_recordings_match_reference(name, rate):
     assert compared > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", RATES)
 def test_synthetic_signals_match_reference(rate):
     signals = synthetic_signals(rate)
