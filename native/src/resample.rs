@@ -109,6 +109,9 @@ struct Engine {
     frames_out: u64,
 }
 
+/// The most channels one resampler takes (the Python wrapper has the same bound).
+const MAX_CHANNELS: usize = 4096;
+
 impl Engine {
     fn new(
         in_rate: usize,
@@ -123,10 +126,12 @@ impl Engine {
                 "rates: expected positive sample rates, given {in_rate} -> {out_rate}"
             )));
         }
-        if channels == 0 {
-            return Err(PyValueError::new_err(
-                "channels: expected at least 1, given 0",
-            ));
+        if channels == 0 || channels > MAX_CHANNELS {
+            // A bound, so a hostile channel count cannot size an allocation
+            // that aborts the process (Rust aborts on allocation failure).
+            return Err(PyValueError::new_err(format!(
+                "channels: expected 1 to {MAX_CHANNELS}, given {channels}"
+            )));
         }
         let g = gcd(in_rate as u64, out_rate as u64) as usize;
         let (unit_in, unit_out) = (in_rate / g, out_rate / g);

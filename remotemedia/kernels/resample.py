@@ -76,6 +76,9 @@ _NATIVE_VALUE_ERROR = "samples: expected finite values of magnitude at most 1e30
 #: Blocks transformed at once by the numpy implementation (bounds its memory).
 _NUMPY_GROUP_ELEMENTS = 1 << 18
 
+#: The most channels one resampler takes (the native engine has the same bound).
+MAX_CHANNELS = 4096
+
 
 # --- validation (shared by both implementations) ----------------------------------
 
@@ -288,6 +291,8 @@ def resample(samples: np.ndarray, in_rate: int, out_rate: int, quality: str = "h
     impl = check_impl(impl, "resample")
     one_d = isinstance(samples, np.ndarray) and samples.ndim == 1
     x = _as_f32_2d(samples)
+    if x.shape[0] > MAX_CHANNELS:
+        raise KernelInputError("samples", f"1 to {MAX_CHANNELS} channels", x.shape[0])
     in_rate, out_rate = _check_rates(in_rate, out_rate)
     quality = check_quality(quality)
     if in_rate == out_rate:
@@ -329,8 +334,8 @@ class Resampler:
         self.in_rate, self.out_rate = _check_rates(in_rate, out_rate)
         self.quality = check_quality(quality)
         if isinstance(channels, (bool, np.bool_)) or not isinstance(channels, (int, np.integer)) \
-                or not 1 <= int(channels) <= 4096:
-            raise KernelInputError("channels", "an int from 1 to 4096", repr(channels))
+                or not 1 <= int(channels) <= MAX_CHANNELS:
+            raise KernelInputError("channels", f"an int from 1 to {MAX_CHANNELS}", repr(channels))
         self.channels = int(channels)
         if self.in_rate == self.out_rate:
             self._engine: Any = _IdentityEngine(self.channels)

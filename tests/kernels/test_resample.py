@@ -412,3 +412,11 @@ def test_native_releases_the_gil(both_kernels):
     third = (span["t1"] - span["t0"]) / 3
     s = np.array(stamps)
     assert np.count_nonzero((s > span["t0"] + third) & (s < span["t1"] - third)) > 0
+
+
+def test_channel_count_is_bounded(kernels):
+    """A hostile channel count is refused before anything is allocated for it."""
+    with pytest.raises(KernelInputError, match="samples: expected 1 to 4096 channels, given 4097"):
+        kernels.resample(np.zeros((4097, 4), np.float32), 48000, 16000)
+    with pytest.raises(KernelInputError, match="channels: expected an int from 1 to 4096, given 100000"):
+        kernels.Resampler(48000, 16000, 100_000)
