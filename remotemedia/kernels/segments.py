@@ -116,7 +116,9 @@ class SegmentTracker:
             raise KernelInputError("energy", f"{dec.size} values (one per decision)", en.size)
         for k, d in enumerate(dec.tolist()):
             self._step(bool(d), 0.0 if en is None else float(en[k]))
-        return self._release(self._frame * self.frame_length)
+        # The newest frame may be the zero-padded end of the signal, so only samples
+        # before it are known to exist; later segment ends wait for finish().
+        return self._release(max(0, self._frame - 1) * self.frame_length)
 
     def _step(self, speech: bool, energy: float) -> None:
         i = self._frame

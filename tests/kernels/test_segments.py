@@ -109,3 +109,13 @@ def test_streaming_equals_whole_and_segments_are_ordered(decisions, seed, **kw):
             covered[s.start:s.end] = True
         for f in np.flatnonzero(d):
             assert covered[f * FL: min((f + 1) * FL, total)].all()
+
+
+def test_post_roll_into_a_padded_last_frame_is_clipped_in_streaming_too():
+    # Found by hypothesis: the post-roll reached into the last frame, which was padded.
+    d = np.array([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], np.uint8)
+    kw = dict(min_speech_ms=0, min_silence_ms=0, pre_roll_ms=0, post_roll_ms=85, max_segment_s=0.0)
+    whole = speech_segments(d, FL, SR, total_samples=104, **kw)
+    t = SegmentTracker(FL, SR, **kw)
+    streamed = t.push(d) + t.finish(104)
+    assert whole == streamed == [Segment(10, 104, 0.01, 0.104)]
