@@ -27,6 +27,7 @@ def normalize_u8_f32(
     scale: list[float],
     offset: list[float],
     out: npt.NDArray[np.float32],
+    baseline: bool = False,
 ) -> None: ...
 
 RESAMPLE_MAX_ABS_SAMPLE: float

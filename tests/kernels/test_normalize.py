@@ -255,3 +255,26 @@ def test_native_releases_the_gil_for_large_frames(both_kernels):
     finally:
         sys.setswitchinterval(old)
     assert ticks > 0
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 6])
+def test_native_baseline_and_simd_code_agree(both_kernels, channels):
+    """The native module runs AVX2-compiled loops where the CPU has AVX2; its
+    baseline (SSE2) loops must give the same bits."""
+    from remotemedia import _native
+
+    py, _ = both_kernels
+    rng = np.random.default_rng(10 + channels)
+    frame = rng.integers(0, 256, (33, 71, channels), dtype=np.uint8)
+    mean, std = rng.uniform(-1, 1, channels), rng.uniform(0.05, 2, channels)
+    scale, offset = coefficients(mean, std, channels)
+    mod = _native.module()
+    outs = []
+    for baseline in (False, True):
+        out = np.empty((channels, 33, 71), dtype=np.float32)
+        mod.normalize_u8_f32(frame.reshape(-1), channels, scale.tolist(), offset.tolist(), out.reshape(-1),
+                             baseline=baseline)
+        outs.append(out)
+    expected = py.normalize_frame(frame, mean, std)
+    np.testing.assert_array_equal(bits(outs[0]), bits(expected))
+    np.testing.assert_array_equal(bits(outs[1]), bits(expected))
