@@ -20,8 +20,8 @@ from typing import Any, AsyncIterator, List, Optional
 
 import numpy as np
 import pytest
-
 from interleave import interleaved
+
 from remotemedia import _native
 from remotemedia.kernels.normalize import coefficients, normalize_frame
 from remotemedia.nodes.base import Node
