@@ -5,7 +5,9 @@
   direct loop (calling the same ``process`` methods in Python), as microseconds
   and as a fraction of the 33.3 ms budget of a frame at 30 fps. Two modes:
   throughput (the source runs ahead) and latency (one frame in flight: the
-  source waits until the consumer has the previous frame).
+  source waits until the consumer has the previous frame); the latency of the
+  same chain with ``async def`` nodes shows what the thread-pool hops of sync
+  nodes cost.
 - Normalisation of a 3840x2160 RGB frame (uint8 HWC -> float32 CHW): native,
   the numpy implementation, the expression a careful numpy user writes (same
   float32 arithmetic, two ufunc calls) and the common naive one, as GB/s of
@@ -55,19 +57,29 @@ class ListSource(Node):
                 self.lockstep.clear()
 
 
+class AsyncInspectNode(FrameInspectNode):
+    """FrameInspectNode with ``async def process``: runs on the event loop, no thread hop."""
+
+    async def process(self, data: Any) -> Any:
+        return FrameInspectNode.process(self, data)
+
+
 def test_per_frame_pipeline_overhead(benchmark):
     planes = [np.full((H, W), k, dtype=np.uint8) for k in range(4)]
     source = ListSource(planes, N_FRAMES, name="source")
     a, b, sink = FrameInspectNode(name="a"), FrameInspectNode(name="b"), FrameInspectNode(name="sink")
     pipeline = Pipeline([source, a, b, sink], keep_results=False)
+    async_source = ListSource(planes, N_FRAMES, name="source")
+    async_pipeline = Pipeline([async_source, AsyncInspectNode(name="a"), AsyncInspectNode(name="b"),
+                               AsyncInspectNode(name="sink")], keep_results=False)
 
-    async def stream(lockstep: bool) -> None:
-        source.lockstep = asyncio.Event() if lockstep else None
+    async def stream(lockstep: bool, p: Pipeline = pipeline, src: ListSource = source) -> None:
+        src.lockstep = asyncio.Event() if lockstep else None
         n = 0
-        async for _frame in pipeline.astream():
+        async for _frame in p.astream():
             n += 1
-            if source.lockstep is not None:
-                source.lockstep.set()
+            if src.lockstep is not None:
+                src.lockstep.set()
         assert n == N_FRAMES
 
     def direct() -> None:
@@ -79,9 +91,11 @@ def test_per_frame_pipeline_overhead(benchmark):
         "direct calls": direct,
         "pipeline, streamed": lambda: asyncio.run(stream(False)),
         "pipeline, one frame in flight": lambda: asyncio.run(stream(True)),
+        "async nodes, one in flight": lambda: asyncio.run(stream(True, async_pipeline, async_source)),
     }, rounds=7, target_s=0.3)
     benchmark.pedantic(lambda: asyncio.run(stream(False)), rounds=3, iterations=1)
     pipeline.close()
+    async_pipeline.close()
     floor = res["direct calls"]["median_s"]
     lines = []
     for name, v in res.items():
