@@ -236,6 +236,8 @@ class Y4MVideo(_FrameFile):
         import os
 
         self.path = os.fspath(path)
+        if os.path.getsize(self.path) == 0:
+            raise KernelInputError("path", "a YUV4MPEG2 file", "an empty file")
         self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
         raw = self._map
         head_end = _find_newline(raw, 0, 4096)

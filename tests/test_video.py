@@ -114,6 +114,10 @@ def test_y4m_frames_are_views_of_the_luma_plane(tmp_path, colorspace, chroma):
 
 
 def test_y4m_errors(tmp_path):
+    empty = tmp_path / "empty.y4m"
+    empty.write_bytes(b"")
+    with pytest.raises(KernelInputError, match="path: expected a YUV4MPEG2 file, given an empty file"):
+        Y4MVideo(str(empty))
     bad = tmp_path / "bad.y4m"
     bad.write_bytes(b"RIFF nonsense\n")
     with pytest.raises(KernelInputError, match="path: expected a YUV4MPEG2 file"):
