@@ -21,6 +21,15 @@ def convert_f64_i32(src: npt.NDArray[np.float64], out: npt.NDArray[np.int32]) ->
 def convert_f64_f32(src: npt.NDArray[np.float64], out: npt.NDArray[np.float32]) -> int: ...
 def convert_i16_i32(src: npt.NDArray[np.int16], out: npt.NDArray[np.int32]) -> int: ...
 def convert_i32_i16(src: npt.NDArray[np.int32], out: npt.NDArray[np.int16]) -> int: ...
+def normalize_u8_f32(
+    src: npt.NDArray[np.uint8],
+    channels: int,
+    scale: list[float],
+    offset: list[float],
+    out: npt.NDArray[np.float32],
+    baseline: bool = False,
+) -> None: ...
+
 RESAMPLE_MAX_ABS_SAMPLE: float
 
 def resample_f32(

@@ -294,6 +294,7 @@ class Executor:
                 if msg is _EOF:
                     break
                 yield msg
+                del msg  # keep no output alive while waiting for the next
             await task  # re-raises a failure
         finally:
             if not task.done():
@@ -370,6 +371,7 @@ class Executor:
         else:
             async for batch in inbox.batches():
                 await self._process_batch(run, ctx, batch, semaphore)
+                del batch  # keep no item alive while waiting for the next batch
             leftovers = inbox.leftovers()
             if leftovers:
                 counts = ", ".join(f"{k!r}: {n} unmatched" for k, n in leftovers.items())
@@ -473,6 +475,7 @@ class Executor:
             try:
                 async for out in result:
                     self._emit(run, ctx, out)
+                    del out  # keep no item alive while the generator makes the next
             finally:
                 if hasattr(result, "aclose"):
                     await result.aclose()
@@ -485,9 +488,10 @@ class Executor:
         if run.keep_results:
             run.results[ctx.node_id].append(out)
         if ctx.is_sink:
-            run.sink_outputs[ctx.node_id].append(out)
-            if run.on_sink is not None:
+            if run.on_sink is not None:  # streaming: the consumer owns the output, nothing is kept
                 run.on_sink(ctx.node_id, out)
+            else:
+                run.sink_outputs[ctx.node_id].append(out)
             return
         for edge in ctx.out_edges:
             value = out

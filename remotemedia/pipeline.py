@@ -295,6 +295,7 @@ class Pipeline:
             try:
                 async for sink, item in outputs:
                     yield item if single else (sink, item)
+                    del item  # keep no output alive while waiting for the next
             finally:  # stopping early must cancel the run now, not when the generator is collected
                 await outputs.aclose()
 
@@ -317,6 +318,7 @@ class Pipeline:
                 except StopAsyncIteration:
                     break
                 yield item
+                del item  # keep no output alive while the next is computed
         finally:
             try:
                 loop.run_until_complete(agen.aclose())

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod convert;
 mod gil;
+mod normalize;
 mod resample;
 mod vad;
 
@@ -61,6 +62,7 @@ fn remotemedia_runtime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(noop_borrow_f32, m)?)?;
     m.add_function(wrap_pyfunction!(build_info, m)?)?;
     convert::register(m)?;
+    normalize::register(m)?;
     resample::register(m)?;
     vad::register(m)?;
     Ok(())

@@ -36,6 +36,7 @@ FAMILIES: Dict[str, Tuple[str, ...]] = {
     "resample": ("resample_f32", "ResampleStream"),
     "webrtc_vad": ("WebRtcVad",),
     "energy_vad": ("energy_vad_frames",),
+    "normalize": ("normalize_u8_f32",),
 }
 
 
@@ -118,7 +119,7 @@ class KernelSet:
     """
 
     def __init__(self, impl: str) -> None:
-        from remotemedia.kernels import convert, resample, vad
+        from remotemedia.kernels import convert, normalize, resample, vad
 
         if impl not in IMPLS:
             raise KernelInputError("impl", "'python' or 'native'", repr(impl))
@@ -133,6 +134,7 @@ class KernelSet:
         self.WebRtcVad = functools.partial(vad.WebRtcVad, impl=impl)
         self.energy_vad = functools.partial(vad.energy_vad, impl=impl)
         self.EnergyVad = functools.partial(vad.EnergyVad, impl=impl)
+        self.normalize_frame = functools.partial(normalize.normalize_frame, impl=impl)
 
     def __repr__(self) -> str:
         return f"KernelSet(impl={self.impl!r})"
