@@ -23,7 +23,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(info())
     print()
     result = run_demo(out_dir=args.out, workers=args.workers, report_path=args.report,
-                      progress=None if not args.quiet else False)
+                      progress=None if not args.quiet else False, num_files=args.files)
     return 0 if result["ok"] else 1
 
 
@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, metavar="N", help="worker threads (default: CPU cores)")
     p.add_argument("--report", metavar="FILE", help="write the HTML report to FILE (default: DIR/report.html "
                                                     "with --out)")
+    p.add_argument("--files", type=int, metavar="N", help="corpus size (default: 252)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("run", parents=[common], help="run a pipeline manifest over many files",
