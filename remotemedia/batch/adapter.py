@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import wave
 from typing import Any, Dict, List, Optional
 
@@ -45,7 +46,7 @@ def audio_duration_s(path: str) -> Optional[float]:
     try:
         with wave.open(path, "rb") as w:
             return w.getnframes() / w.getframerate()
-    except (wave.Error, EOFError, OSError, ZeroDivisionError):
+    except Exception:  # a probe: whatever is wrong is reported by the read itself
         pass
     try:
         import soundfile  # optional
@@ -71,8 +72,8 @@ def read_wav(path: str) -> AudioBuffer:
             num_channels, width, sample_rate, num_frames = (w.getnchannels(), w.getsampwidth(), w.getframerate(),
                                                             w.getnframes())
             data = w.readframes(num_frames)
-    except (wave.Error, EOFError) as exc:
-        raise InputFileError(f"not a PCM WAV file ({exc})", path=path) from exc
+    except (wave.Error, EOFError, RuntimeError, struct.error) as exc:  # wave raises all of these on bad headers
+        raise InputFileError(f"not a PCM WAV file ({type(exc).__name__}: {exc})", path=path) from exc
     if width not in (2, 4):
         raise InputFileError(f"{8 * width}-bit samples are not supported (16 or 32 bit PCM)", path=path)
     frame_bytes = width * num_channels

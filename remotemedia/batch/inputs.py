@@ -185,7 +185,7 @@ def _glob_root(pattern: str) -> str:
 def _url_name(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     name = urllib.parse.unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
-    return name or parts.hostname or "download"
+    return name or (parts.hostname or "download").replace(".", "_")
 
 
 def _inside(path: str, folder: str) -> bool:

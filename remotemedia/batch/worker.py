@@ -175,7 +175,9 @@ def _failure(exc: BaseException, attempts: int, elapsed_s: float) -> Dict[str, A
         root = node.__cause__
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     stage = getattr(exc, "_rm_stage", "pipeline")
-    if stage == "pipeline" and node is None and isinstance(exc, (InputFileError, OSError)):
+    if stage == "pipeline" and node is None and isinstance(exc, InputFileError):
+        stage = "read"
+    elif stage == "pipeline" and node is None and isinstance(exc, OSError):
         stage = "io"
     return {
         "status": "failed",
