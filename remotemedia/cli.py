@@ -209,8 +209,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"remotemedia: error: {exc}", file=sys.stderr)
+        print(f"remotemedia: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message; a manifest with a single problem on one line (several: one per line)."""
+    from remotemedia.errors import PipelineValidationError
+
+    text = str(exc)
+    if isinstance(exc, PipelineValidationError) and len(exc.issues) == 1:
+        source = text.splitlines()[0].rsplit(": 1 problem", 1)[0]
+        return f"{source}: {exc.issues[0]}"
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -95,9 +95,17 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
             if attempt < max_attempts and is_transient(exc):
                 time.sleep(delay_s * (2 ** (attempt - 1)))
                 continue
-            return _failure(exc, attempt, time.perf_counter() - t0)
-        result.update(status="ok", attempts=attempt, elapsed_s=time.perf_counter() - t0)
+            return dict(_failure(exc, attempt, time.perf_counter() - t0), worker=_worker_id())
+        result.update(status="ok", attempts=attempt, elapsed_s=time.perf_counter() - t0, worker=_worker_id())
         return result
+
+
+def _worker_id() -> str:
+    """``host:pid:thread`` of the worker that ran an input."""
+    import socket
+    import threading
+
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
 def _attempt(task: Dict[str, Any]) -> Dict[str, Any]:
