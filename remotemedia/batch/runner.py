@@ -10,8 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from remotemedia.batch.inputs import AUDIO_EXTENSIONS, InputItem, discover_inputs
 from remotemedia.batch.ledger import LEDGER_NAME, Ledger, last_outcomes, manifest_hash, now_iso, read_ledger
 from remotemedia.batch.report import BatchReport, Progress
-from remotemedia.batch.worker import (build_pipeline, file_identity, outputs_exist, run_task, sweep_leftovers,
-                                      with_impl)
+from remotemedia.batch.worker import build_pipeline, file_identity, outputs_exist, run_task, sweep_leftovers, with_impl
 from remotemedia.errors import ConfigurationError
 
 ExecutorSpec = Union[None, str, cf.Executor]
