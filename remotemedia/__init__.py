@@ -14,10 +14,10 @@ from remotemedia.info import Info, info
 #: ``"native"`` or ``"python"``: the default implementation of kernels.
 __impl__ = _native.STATUS.impl
 
-__all__ = ["__version__", "__impl__", "info", "Info", "Pipeline", "Node"]
+__all__ = ["__version__", "__impl__", "info", "Info", "Pipeline", "Node", "run_batch"]
 
 #: Attributes imported on first use (PEP 562), so ``import remotemedia`` stays light.
-_LAZY = {"Pipeline": "remotemedia.pipeline", "Node": "remotemedia.nodes.base"}
+_LAZY = {"Pipeline": "remotemedia.pipeline", "Node": "remotemedia.nodes.base", "run_batch": "remotemedia.batch"}
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -22,11 +22,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     print(info())
     print()
-    result = run_demo()
-    print("demo: int16 -> float32 -> int16 round trip on built-in speech-like data")
-    for key, value in result.items():
-        print(f"  {key}: {value:.2f}" if isinstance(value, float) else f"  {key}: {value}")
-    return 0 if result["round_trip_exact"] else 1
+    result = run_demo(out_dir=args.out, workers=args.workers, report_path=args.report,
+                      progress=None if not args.quiet else False, num_files=args.files)
+    return 0 if result["ok"] else 1
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -56,34 +54,174 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from remotemedia.batch import make_progress, run_batch
+
+    report = run_batch(args.manifest, args.inputs, args.out, executor=args.executor, workers=args.workers,
+                       resume=args.resume, fail_fast=args.fail_fast, impl=args.impl,
+                       progress=make_progress(False if args.quiet else None), max_attempts=args.retries + 1,
+                       extensions=args.ext or _default_extensions(), plugins=args.plugin)
+    if report.total == 0:
+        print("remotemedia: warning: no input files found", file=sys.stderr)
+    if not args.quiet:
+        print(report.summary())
+    _write_exports(report, args)
+    return report.exit_code
+
+
+def _default_extensions() -> List[str]:
+    from remotemedia.batch import AUDIO_EXTENSIONS
+
+    return list(AUDIO_EXTENSIONS)
+
+
+def _write_exports(report: Any, args: argparse.Namespace) -> None:
+    """--metrics / --trace / --report, through :mod:`remotemedia.metrics` when this build has it."""
+    wanted = [("metrics", "write_metrics_json"), ("trace", "write_chrome_trace"), ("report", "write_html_report")]
+    for option, function in wanted:
+        path = getattr(args, option, None)
+        if not path:
+            continue
+        writer = _metrics_function(function)
+        if writer is None:
+            print(f"remotemedia: note: --{option} is not available in this build "
+                  f"(remotemedia.metrics.{function} is missing); nothing written to {path}", file=sys.stderr)
+            continue
+        writer(path, report.file_metrics())
+        if not args.quiet:
+            print(f"{option}: {path}")
+
+
+def _metrics_function(name: str) -> Any:
+    try:
+        import remotemedia.metrics as metrics  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return getattr(metrics, name, None)
+
+
+def _cmd_nodes(args: argparse.Namespace) -> int:
+    from remotemedia.nodes.describe import describe_nodes, format_nodes
+
+    data = describe_nodes()
+    print(json.dumps(data, indent=2) if args.json else format_nodes(data))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from remotemedia.bench import format_table, run_bench
+
+    rows = run_bench(seconds=args.seconds, rounds=args.rounds)
+    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from remotemedia._version import __version__
 
-    parser = argparse.ArgumentParser(prog="remotemedia", description="Audio/ML preprocessing pipelines.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="on an error, print the full traceback")
+    parser = argparse.ArgumentParser(prog="remotemedia", description="Audio/ML preprocessing pipelines.",
+                                     parents=[common])
     parser.add_argument("--version", action="version", version=f"remotemedia {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="show versions and which implementation each node uses")
+    p = sub.add_parser("info", help="show versions and which implementation each node uses", parents=[common])
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_info)
-    p = sub.add_parser("demo", help="run the demo job on built-in data")
+    p = sub.add_parser("demo", parents=[common],
+                       help="prepare a built-in speech corpus (a few hundred files) with the speech-prep pipeline",
+                       description="Expands the built-in speech recordings into a few hundred files (8-48 kHz, "
+                                   "mono/stereo, 16/32-bit, silence and noise around the speech), runs the "
+                                   "speech-preparation pipeline over them as a batch, prints the summary and "
+                                   "compares the native and numpy implementations on a subset.")
+    p.add_argument("--out", metavar="DIR", help="keep the corpus and outputs in DIR (default: a temporary folder)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker threads (default: CPU cores)")
+    p.add_argument("--report", metavar="FILE", help="write the HTML report to FILE (default: DIR/report.html "
+                                                    "with --out)")
+    p.add_argument("--files", type=int, metavar="N", help="corpus size (default: 252)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
-    p = sub.add_parser("validate", help="check a pipeline manifest; print every problem")
+    p = sub.add_parser("run", parents=[common], help="run a pipeline manifest over many files",
+                       description="Runs MANIFEST over every INPUT (files, directories searched recursively, "
+                                   "glob patterns, http(s) URLs). Each input's outputs land atomically in "
+                                   "OUTDIR/<name>/; every outcome is appended to OUTDIR/remotemedia-ledger.jsonl. "
+                                   "Exit status 1 when any input failed.")
+    p.add_argument("manifest", help="pipeline manifest JSON file")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="file, directory, glob pattern or http(s) URL")
+    p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
+    p.add_argument("--workers", type=int, metavar="N", help="parallel workers (default: CPU cores)")
+    p.add_argument("--executor", default="threads", metavar="threads|processes|tcp://HOST:PORT",
+                   help="threads (default), processes, or the address of a Dask scheduler (needs the dask extra)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip inputs already done (same size, mtime and manifest) according to the ledger")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed input")
+    p.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="retries of an input after a transient (I/O, network) failure (default 2)")
+    p.add_argument("--impl", choices=("auto", "native", "python"), default="auto",
+                   help="kernel implementation for this run (REMOTEMEDIA_IMPL semantics)")
+    p.add_argument("--metrics", metavar="FILE", help="write per-node metrics as JSON")
+    p.add_argument("--trace", metavar="FILE", help="write a Chrome trace (chrome://tracing, Perfetto)")
+    p.add_argument("--report", metavar="FILE", help="write an HTML report")
+    p.add_argument("--ext", action="append", metavar=".EXT",
+                   help="extension searched for in directories and globs (repeatable; default .wav)")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first, in every worker too (e.g. to register custom node types)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("nodes", parents=[common],
+                       help="list every node type: parameters, defaults, ports, implementation")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_nodes)
+    p = sub.add_parser("bench", parents=[common], help="quick benchmark: native vs numpy vs outside libraries",
+                       description="Times each kernel in the native and numpy implementations and, when "
+                                   "installed, soxr and webrtcvad, in interleaved rounds, and prints time ratios "
+                                   "measured in this run (under a minute).")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds of audio per call (default 10)")
+    p.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_bench)
+    p = sub.add_parser("validate", help="check a pipeline manifest; print every problem", parents=[common])
     p.add_argument("file", help="manifest JSON file")
     p.set_defaults(func=_cmd_validate)
-    p = sub.add_parser("schema", help="print the JSON Schema of pipeline manifests")
+    p = sub.add_parser("schema", help="print the JSON Schema of pipeline manifests", parents=[common])
     p.set_defaults(func=_cmd_schema)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of the ``remotemedia`` console script."""
+    """Entry point of the ``remotemedia`` console script.
+
+    Errors are one line on stderr (``remotemedia: error: ...``), exit status 2;
+    ``--verbose`` adds the traceback. A manifest with problems lists each one.
+    """
+    from remotemedia.errors import RemoteMediaError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except ImportError as exc:  # e.g. REMOTEMEDIA_IMPL=native without the compiled module
-        print(f"remotemedia: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("remotemedia: interrupted", file=sys.stderr)
+        return 130
+    except (RemoteMediaError, ImportError, OSError) as exc:  # e.g. REMOTEMEDIA_IMPL=native without native
+        if getattr(args, "verbose", False):
+            import traceback
+
+            traceback.print_exc()
+        print(f"remotemedia: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message; a manifest with a single problem on one line (several: one per line)."""
+    from remotemedia.errors import PipelineValidationError
+
+    text = str(exc)
+    if isinstance(exc, PipelineValidationError) and len(exc.issues) == 1:
+        source = text.splitlines()[0].rsplit(": 1 problem", 1)[0]
+        return f"{source}: {exc.issues[0]}"
+    return text
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -138,3 +138,16 @@ class PipelineValidationError(ConfigurationError):
             expected=first.expected if first else None,
             given=first.given if first else None,
         )
+
+
+class InputFileError(RemoteMediaError):
+    """An input file of a batch cannot be used (missing, unreadable, not audio, unsupported format).
+
+    Args:
+        message: what is wrong.
+        path: the file (or URL) concerned.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")

@@ -45,10 +45,12 @@ def test_console_script_info():
     assert (_native.STATUS.impl + " ") in r.stdout
 
 
-def test_demo_runs_and_round_trips():
-    r = subprocess.run([sys.executable, "-m", "remotemedia", "demo"], capture_output=True, text=True, timeout=300)
+def test_demo_runs_and_reports_its_implementation():
+    # The full demo is covered by tests/test_demo.py; here a small corpus.
+    r = subprocess.run([sys.executable, "-m", "remotemedia", "demo", "--files", "6"], capture_output=True, text=True,
+                       timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "round_trip_exact: True" in r.stdout
+    assert "failed           0" in r.stdout
     assert f"implementation: {_native.STATUS.impl}" in r.stdout
 
 
