@@ -67,9 +67,12 @@ def test_no_eval_exec_pickle_or_manifest_driven_import_in_the_package():
         for needle in ("eval(", "exec(", "import pickle", "pickle.load", "marshal.load", "__import__("):
             if needle in text:
                 offenders.append(f"{p.relative_to(root)}: {needle}")
-        # Only two modules import by name, each from a constant table: the lazy attributes of
-        # remotemedia/__init__.py and the built-in node modules of the registry.
-        if "import_module(" in text and str(p.relative_to(root)) not in ("__init__.py", "nodes/registry.py"):
+        # Modules import by name only from a constant table (the lazy attributes of
+        # remotemedia/__init__.py, the registry's built-in node modules) or from the operator's
+        # own --plugin/plugins= argument of a batch run (never from manifest text: see
+        # test_a_manifest_cannot_name_plugins).
+        allowed = ("__init__.py", "nodes/registry.py", "batch/worker.py", "batch/runner.py")
+        if "import_module(" in text and str(p.relative_to(root)) not in allowed:
             offenders.append(f"{p.relative_to(root)}: import_module")
     assert offenders == []
 
@@ -149,3 +152,12 @@ def test_non_utf8_file(tmp_path):
     path.write_bytes(os.urandom(64) + b"\xff\xfe")
     with pytest.raises(PipelineValidationError):
         load_manifest(str(path))
+
+
+def test_a_manifest_cannot_name_plugins(tmp_path):
+    """A manifest key that looks like a plugin list is an unknown key, and nothing is imported."""
+    marker_mod = "remotemedia_test_should_never_import"
+    data = manifest("PassThroughNode") | {"plugins": [marker_mod]}
+    issues = validate_manifest(data)
+    assert any(i.path == "/plugins" for i in issues)
+    assert marker_mod not in sys.modules
