@@ -16,6 +16,7 @@ and the Python wrappers re-raise them as these types (``raise ... from``)::
     │   ├── HttpStatusError (408/429/5xx)        ... status decides, see below
     │   └── TruncatedBodyError (ConnectionError) fewer bytes than Content-Length
     └── PermanentError                           mark: "never retry me"
+        └── MediaDecodeError (ValueError)        a body is not the media it claims
 
 :class:`HttpStatusError` derives from :class:`TransientError` but its
 ``transient`` attribute is False for 4xx statuses other than 408 and 429; the
@@ -153,6 +154,10 @@ class PermanentError(RemoteMediaError):
     """Base (or mark) of errors never worth retrying."""
 
     transient: bool = False
+
+
+class MediaDecodeError(PermanentError, ValueError):
+    """Bytes could not be decoded as the expected media (e.g. not a PCM WAV file)."""
 
 
 class HttpStatusError(TransientError):

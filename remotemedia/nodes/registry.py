@@ -20,6 +20,7 @@ _BUILTIN_MODULES = (
     "remotemedia.nodes.base",
     "remotemedia.nodes.audio",
     "remotemedia.nodes.simple_math",
+    "remotemedia.nodes.http_source",
 )
 _REGISTRY: Dict[str, type] = {}
 _loaded = False
