@@ -471,12 +471,7 @@ class Executor:
 
     def _failure(self, ctx: _NodeCtx, attempt: int, history: List[AttemptRecord], item: Any,
                  exc: BaseException) -> NodeExecutionError:
-        if isinstance(exc, NodeError) and getattr(exc, "node_id", None) == ctx.node_id:
-            return exc
-        err = _node_error(ctx.node_id, ctx.node_type, attempt, exc, history=history, item=item)
-        err.__cause__ = exc  # what ``raise err from exc`` does
-        err.__suppress_context__ = True
-        return err
+        return _node_error(ctx.node_id, ctx.node_type, attempt, exc, history=history, item=item)
 
     def _refused(self, run: _Run, ctx: _NodeCtx, history: List[AttemptRecord], attempt: int, item: Any,
                  exc: CircuitOpenError) -> NodeExecutionError:
@@ -500,7 +495,7 @@ class Executor:
                 try:
                     breaker.before_call()
                 except CircuitOpenError as exc:
-                    raise self._refused(run, ctx, history, attempt, item, exc)
+                    raise self._refused(run, ctx, history, attempt, item, exc) from exc
             if hooks.has_node_hooks:
                 hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
                            attempt=attempt)
@@ -518,7 +513,7 @@ class Executor:
                 delay = self._retry_delay(run, ctx, exc, attempt) if retryable and not emitted[0] else None
                 self._finish_attempt(run, ctx, history, attempt, exc, delay, t0)
                 if delay is None:
-                    raise self._failure(ctx, attempt, history, item, exc)
+                    raise self._failure(ctx, attempt, history, item, exc) from exc
                 await asyncio.sleep(delay)
                 continue
             except BaseException:  # cancelled: no verdict
@@ -567,7 +562,7 @@ class Executor:
                     try:
                         breaker.before_call()
                     except CircuitOpenError as exc:
-                        raise self._refused(run, ctx, history, attempt, item, exc)
+                        raise self._refused(run, ctx, history, attempt, item, exc) from exc
                 if hooks.has_node_hooks:
                     hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
                                attempt=attempt)
@@ -580,7 +575,7 @@ class Executor:
                 delay = self._retry_delay(run, ctx, exc, attempt)
                 self._finish_attempt(run, ctx, history, attempt, exc, delay, t0)
                 if delay is None:
-                    raise self._failure(ctx, attempt, history, item, exc)
+                    raise self._failure(ctx, attempt, history, item, exc) from exc
                 return results, _Retry(index, attempt + 1, delay, history)
             except BaseException:
                 if breaker is not None:
