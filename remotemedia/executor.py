@@ -63,7 +63,14 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterabl
 from remotemedia.errors import CircuitOpenError, NodeError, NodeExecutionError, describe_input
 from remotemedia.graph import Edge, PipelineGraph
 from remotemedia.hooks import HookSet
-from remotemedia.reliability import AttemptRecord, CircuitBreaker, CircuitBreakerRegistry, RetryPolicy, node_circuit_key
+from remotemedia.reliability import (
+    CLOSED,
+    AttemptRecord,
+    CircuitBreaker,
+    CircuitBreakerRegistry,
+    RetryPolicy,
+    node_circuit_key,
+)
 
 #: Input key of a source node fed with the pipeline input.
 INPUT_KEY = "__input__"
@@ -175,6 +182,7 @@ class _NodeCtx:
     is_sink: bool
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     circuit_key: Optional[Callable[[Any], Optional[str]]] = None
+    breaker: Optional[CircuitBreaker] = None  # the node type's, when the node has no circuit_key
 
 
 @dataclass
@@ -406,6 +414,8 @@ class Executor:
         ctx = _NodeCtx(node_id, node, _type_name(node), mode, out_edges,
                        multi_port=len(getattr(node, "output_types", {}) or {}) > 1,
                        is_sink=not out_edges, policy=policy, circuit_key=key_fn if callable(key_fn) else None)
+        if self.breakers is not None and ctx.circuit_key is None:
+            ctx.breaker = self.breakers.get(node_circuit_key(ctx.node_type))
         inbox = run.inboxes[node_id]
         if not inbox.keys:  # a source in source mode: one call without input
             await self._run_node_attempts(run, ctx, _NO_ARG, semaphore=None)
@@ -446,11 +456,9 @@ class Executor:
 
     # ------------------------------------------------- attempts and retries
     def _breaker(self, ctx: _NodeCtx, item: Any) -> Optional[CircuitBreaker]:
-        if self.breakers is None:
-            return None
-        key = None
-        if ctx.circuit_key is not None:
-            key = ctx.circuit_key(None if item is _NO_ARG else item)
+        if self.breakers is None or ctx.circuit_key is None:
+            return ctx.breaker
+        key = ctx.circuit_key(None if item is _NO_ARG else item)
         return self.breakers.get(key or node_circuit_key(ctx.node_type))
 
     def _retry_delay(self, run: _Run, ctx: _NodeCtx, exc: BaseException, attempt: int) -> Optional[float]:
@@ -549,43 +557,64 @@ class Executor:
         """
         process = ctx.node.process
         hooks = self.hooks
-        plain = not hooks.has_node_hooks and self.breakers is None
         results: List[Any] = []
+        if not hooks.has_node_hooks and ctx.breaker is None and ctx.circuit_key is None and first_attempt == 1:
+            # the plain loop: no hooks, no breaker, a first attempt (nothing to record unless it fails)
+            for index, item in enumerate(batch):
+                if run.cancelled.is_set():
+                    break
+                t0 = time.perf_counter_ns()
+                try:
+                    results.append(process(item))
+                except Exception as exc:
+                    return results, self._blocking_failure(run, ctx, index, item, 1, [], exc, None, t0)
+            return results, None
+        has_hooks = hooks.has_node_hooks
+        breaker = ctx.breaker
+        attempt, history = first_attempt, list(first_history or ())
         for index, item in enumerate(batch):
             if run.cancelled.is_set():
                 break
-            attempt, history = (first_attempt, list(first_history or ())) if index == 0 else (1, [])
-            breaker = None
-            if not plain:
+            if index:
+                attempt = 1
+                if history:
+                    history = []
+            if ctx.circuit_key is not None:
                 breaker = self._breaker(ctx, item)
-                if breaker is not None:
-                    try:
-                        breaker.before_call()
-                    except CircuitOpenError as exc:
-                        raise self._refused(run, ctx, history, attempt, item, exc) from exc
-                if hooks.has_node_hooks:
-                    hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                               attempt=attempt)
+            if breaker is not None and breaker.state_unchecked != CLOSED:
+                try:
+                    breaker.before_call()
+                except CircuitOpenError as exc:
+                    raise self._refused(run, ctx, history, attempt, item, exc) from exc
+            if has_hooks:
+                hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
+                           attempt=attempt)
             t0 = time.perf_counter_ns()
             try:
                 results.append(process(item))
             except Exception as exc:
-                if breaker is not None:
-                    breaker.on_failure(exc)
-                delay = self._retry_delay(run, ctx, exc, attempt)
-                self._finish_attempt(run, ctx, history, attempt, exc, delay, t0)
-                if delay is None:
-                    raise self._failure(ctx, attempt, history, item, exc) from exc
-                return results, _Retry(index, attempt + 1, delay, history)
+                return results, self._blocking_failure(run, ctx, index, item, attempt, history, exc, breaker, t0)
             except BaseException:
                 if breaker is not None:
                     breaker.release()
                 raise
-            if breaker is not None:
+            if breaker is not None and (breaker.fail_counter or breaker.state_unchecked != CLOSED):
                 breaker.on_success()
-            if not plain or attempt > 1:
+            if has_hooks or attempt > 1:
                 self._finish_attempt(run, ctx, history, attempt, None, None, t0)
         return results, None
+
+    def _blocking_failure(self, run: _Run, ctx: _NodeCtx, index: int, item: Any, attempt: int,
+                          history: List[AttemptRecord], exc: Exception, breaker: Optional[CircuitBreaker],
+                          t0: int) -> _Retry:
+        """Records a failed attempt in a worker thread: where to resume, or raises the final error."""
+        if breaker is not None:
+            breaker.on_failure(exc)
+        delay = self._retry_delay(run, ctx, exc, attempt)
+        self._finish_attempt(run, ctx, history, attempt, exc, delay, t0)
+        if delay is None:
+            raise self._failure(ctx, attempt, history, item, exc) from exc
+        return _Retry(index, attempt + 1, delay, history)
 
     async def _guarded(self, ctx: _NodeCtx, attempt: int, coro: Awaitable[None]) -> None:
         try:

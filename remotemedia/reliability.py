@@ -454,12 +454,23 @@ class CircuitBreaker:
         """Consecutive failures counted so far."""
         return self._failures
 
+    @property
+    def state_unchecked(self) -> str:
+        """The stored state, read without the lock and without the timeout check (a fast-path hint).
+
+        ``"closed"`` means calls may go through; anything else means
+        :meth:`before_call` must decide.
+        """
+        return self._state
+
     def before_call(self) -> None:
         """Admits a call or raises :class:`~remotemedia.errors.CircuitOpenError` (the call must not run).
 
         An admitted call must be followed by exactly one of :meth:`on_success`,
         :meth:`on_failure` or :meth:`release`.
         """
+        if self._state == CLOSED:  # the common case, read without the lock
+            return
         with self._lock:
             if self._state == CLOSED:
                 return
@@ -473,6 +484,8 @@ class CircuitBreaker:
             self._trial_running = True
 
     def on_success(self) -> None:
+        if self._state == CLOSED and not self._failures:  # nothing to reset
+            return
         with self._lock:
             self._trial_running = False
             self._state = CLOSED

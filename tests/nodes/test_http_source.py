@@ -267,3 +267,13 @@ def test_thousand_inputs_with_transient_faults_nothing_lost_nothing_twice(fault_
         assert err.node_id in ("get", "conv") and err.__cause__ is not None
     failed_attempts = [a for a in p.get_metrics()["attempts"] if a["error"] is not None]
     assert len(failed_attempts) == expected_faults
+
+
+def test_source_mode_and_manifest_round_trip(fault_server):
+    url = fault_server.add("/m.bin", b"payload", faults=["503"])
+    p = Pipeline([HttpSource(url=url, timeout_s=3.0, name="get")], retry=FAST)
+    manifest = p.to_manifest()
+    assert manifest["nodes"][0]["params"] == {"url": url, "timeout_s": 3.0, "decode": "auto", "max_bytes": None}
+    again = Pipeline.from_manifest(manifest, retry=FAST)
+    assert again.run_sync() == b"payload"  # no input: the node is a source
+    assert fault_server.requests["/m.bin"] == 2
