@@ -58,7 +58,20 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from remotemedia.errors import CircuitOpenError, NodeError, NodeExecutionError, describe_input
 from remotemedia.graph import Edge, PipelineGraph
@@ -448,6 +461,8 @@ class Executor:
                         self._emit(run, ctx, result)
                 if retry is None:
                     break
+                if isinstance(retry, NodeExecutionError):
+                    raise retry  # after emitting the items that succeeded before it
                 await asyncio.sleep(retry.delay_s)  # the backoff wait: on the loop, no thread held
                 pending, attempt, history = pending[retry.index:], retry.attempt, retry.history
         else:
@@ -547,17 +562,28 @@ class Executor:
 
     def _run_node_attempts_blocking(self, run: _Run, ctx: _NodeCtx, batch: List[Any], first_attempt: int = 1,
                                     first_history: Optional[List[AttemptRecord]] = None,
-                                    ) -> Tuple[List[Any], Optional[_Retry]]:
+                                    ) -> Tuple[List[Any], Union[None, _Retry, NodeExecutionError]]:
         """Calls a sync ``process`` on each item of ``batch`` in a worker thread (the blocking seam).
 
         ``first_attempt``/``first_history`` continue the attempts of
-        ``batch[0]``. Returns the results so far and, when an item failed
-        transiently, where to resume after the backoff wait (which the caller
-        awaits on the event loop, not in this thread).
+        ``batch[0]``. Returns the results of the items that succeeded and what
+        stopped the batch: None (nothing), a :class:`_Retry` (an item failed
+        transiently: where to resume after the backoff wait, which the caller
+        awaits on the event loop, not in this thread) or the final
+        :class:`NodeExecutionError` (raised by the caller after emitting the
+        results, so no finished output is lost).
         """
+        results: List[Any] = []
+        try:
+            return self._attempts_blocking(run, ctx, batch, first_attempt, first_history, results)
+        except NodeExecutionError as err:
+            return results, err
+
+    def _attempts_blocking(self, run: _Run, ctx: _NodeCtx, batch: List[Any], first_attempt: int,
+                           first_history: Optional[List[AttemptRecord]],
+                           results: List[Any]) -> Tuple[List[Any], Optional[_Retry]]:
         process = ctx.node.process
         hooks = self.hooks
-        results: List[Any] = []
         if not hooks.has_node_hooks and ctx.breaker is None and ctx.circuit_key is None and first_attempt == 1:
             # the plain loop: no hooks, no breaker, a first attempt (nothing to record unless it fails)
             for index, item in enumerate(batch):

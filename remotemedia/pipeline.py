@@ -328,6 +328,9 @@ class Pipeline:
             try:
                 async for sink, item in outputs:
                     yield item if single else (sink, item)
+            except NodeExecutionError as err:
+                err.metrics = self.get_metrics()
+                raise
             finally:  # stopping early must cancel the run now, not when the generator is collected
                 await outputs.aclose()
 

@@ -411,3 +411,28 @@ def test_kernel_error_names_the_kernel_node_on_both_implementations(impl):
     assert isinstance(err.__cause__, KernelInputError) and err.input_description == "audio (1, 4) uint8 @ 16000 Hz"
     assert list(err.partial_results) == ["src"]
     assert p.run_sync([audio(8)])[0].shape == (1, 8)
+
+
+def test_streaming_runs_retry_too_and_their_errors_carry_metrics():
+    node = Flaky([ConnectionError("x"), None, None, ValueError("bad")], name="f")
+    p = Pipeline([node], retry=FAST, enable_metrics=True)
+    got = []
+    with pytest.raises(NodeExecutionError) as info:
+        for out in p.stream([1, 2, 3]):
+            got.append(out)
+    assert got == [1, 2] and node.calls == 4
+    assert info.value.metrics["attempts"][0]["error"] == "ConnectionError: x"
+
+
+def test_outputs_before_a_final_failure_in_the_same_batch_are_not_lost():
+    class FailsOn3(Node):
+        def process(self, data):
+            if data == 3:
+                raise ValueError("bad item 3")
+            return data
+
+    got = []
+    with pytest.raises(NodeExecutionError, match="bad item 3") as info:
+        for out in Pipeline([FailsOn3(name="f")]).stream([1, 2, 3, 4]):
+            got.append(out)
+    assert got == [1, 2] and info.value.input_description == "3"
