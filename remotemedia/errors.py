@@ -3,7 +3,30 @@
 Every exception the package raises on purpose derives from
 :class:`RemoteMediaError`. They are all defined here, in Python, so the pure
 install has them too; the native module reports errors as plain ``ValueError``
-and the Python wrappers re-raise them as these types (``raise ... from``).
+and the Python wrappers re-raise them as these types (``raise ... from``)::
+
+    RemoteMediaError
+    ├── ConfigurationError (ValueError)          permanent: never retried
+    │   ├── KernelInputError                     a kernel's input breaks its contract
+    │   └── PipelineValidationError              every problem of a manifest / graph
+    ├── NativeUnavailableError (ImportError)     native forced but unusable
+    ├── NodeExecutionError (alias NodeError)     a node failed at run time (after retries)
+    ├── CircuitOpenError                         a circuit breaker refused the call
+    ├── TransientError                           mark: "retry me" (subclass or raise it)
+    │   ├── HttpStatusError (408/429/5xx)        ... status decides, see below
+    │   └── TruncatedBodyError (ConnectionError) fewer bytes than Content-Length
+    └── PermanentError                           mark: "never retry me"
+        └── MediaDecodeError (ValueError)        a body is not the media it claims
+
+:class:`HttpStatusError` derives from :class:`TransientError` but its
+``transient`` attribute is False for 4xx statuses other than 408 and 429; the
+classifier of :mod:`remotemedia.reliability` reads that attribute first.
+
+:class:`NodeExecutionError` chains the node's original exception
+(``__cause__``, with its traceback) and carries the node id, node type, the
+number of attempts and each attempt's record, a short description of the
+input, the outputs of the nodes that had finished (``partial_results``) and the
+pipeline's metrics so far. Its message is one line.
 """
 
 from __future__ import annotations
@@ -66,31 +89,173 @@ class NativeUnavailableError(RemoteMediaError, ImportError):
     """The native implementation was required but cannot be used."""
 
 
-class NodeError(RemoteMediaError):
-    """A node failed at run time.
+class NodeExecutionError(RemoteMediaError):
+    """A node failed at run time (after its retries, if any).
 
     Args:
-        message: what happened.
+        message: the cause, one line (``"<ExceptionType>: <message>"``).
         node_id: the failing node's id.
-        node_type: the failing node's type name.
+        node_type: the failing node's type name (the operation).
         attempt: how many attempts were made (1 = no retry).
+        attempt_history: one record per attempt
+            (:class:`remotemedia.reliability.AttemptRecord`), oldest first.
+        input_description: a short description of the input that failed
+            (shape, dtype, sample rate; see :func:`describe_input`).
 
     Attributes:
+        attempts: same as ``attempt``: the number of attempts made.
         partial_results: set by the executor when a pipeline run stops on this
             error: node id -> list of the outputs of every node that had
             finished (empty when none had).
+        metrics: the pipeline's metrics at the time of the failure
+            (``Pipeline.get_metrics()``), or None when run without a pipeline.
 
-    The original exception is chained (``raise NodeError(...) from exc``), so
-    ``__cause__`` holds it with its traceback.
+    The original exception is chained (``raise NodeExecutionError(...) from exc``),
+    so ``__cause__`` holds it with its traceback.
     """
 
     partial_results: Dict[str, List[Any]] = {}
+    metrics: Optional[Dict[str, Any]] = None
 
-    def __init__(self, message: str, *, node_id: str, node_type: str, attempt: int = 1) -> None:
+    def __init__(self, message: str, *, node_id: str, node_type: str, attempt: int = 1,
+                 attempt_history: Sequence[Any] = (), input_description: Optional[str] = None) -> None:
         self.node_id = node_id
         self.node_type = node_type
         self.attempt = attempt
-        super().__init__(f"node {node_id!r} ({node_type}) failed on attempt {attempt}: {message}")
+        self.attempt_history: List[Any] = list(attempt_history)
+        self.input_description = input_description
+        one_line = " | ".join(part.strip() for part in str(message).splitlines() if part.strip())
+        super().__init__(f"node {node_id!r} ({node_type}) failed on attempt {attempt}: {one_line}")
+
+    @property
+    def attempts(self) -> int:
+        """The number of attempts made (1 = the node was called once)."""
+        return self.attempt
+
+
+#: The 1.x name of :class:`NodeExecutionError` (the same class).
+NodeError = NodeExecutionError
+
+
+class TransientError(RemoteMediaError):
+    """Base (or mark) of errors worth retrying: raise it or subclass it.
+
+    Attributes:
+        transient: True; a subclass instance may set it False (see
+            :class:`HttpStatusError`).
+        retry_after_s: the delay the other side asked for (s), or None.
+    """
+
+    transient: bool = True
+    retry_after_s: Optional[float] = None
+
+
+class PermanentError(RemoteMediaError):
+    """Base (or mark) of errors never worth retrying."""
+
+    transient: bool = False
+
+
+class MediaDecodeError(PermanentError, ValueError):
+    """Bytes could not be decoded as the expected media (e.g. not a PCM WAV file)."""
+
+
+class HttpStatusError(TransientError):
+    """An HTTP server answered with an error status.
+
+    Args:
+        url: the requested URL.
+        status: the HTTP status code.
+        reason: the status text.
+        retry_after_s: the parsed ``Retry-After`` header (s), or None.
+
+    Attributes:
+        transient: True for 408, 429, 500, 502, 503 and 504; False otherwise.
+    """
+
+    TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+    def __init__(self, url: str, status: int, reason: str = "", retry_after_s: Optional[float] = None) -> None:
+        self.url = url
+        self.status = int(status)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+        self.transient = self.status in self.TRANSIENT_STATUSES
+        after = f" (Retry-After {retry_after_s:g} s)" if retry_after_s is not None else ""
+        super().__init__(f"HTTP {self.status} {reason} for {url}{after}".replace("  ", " "))
+
+
+class TruncatedBodyError(TransientError, ConnectionError):
+    """A response body ended before its ``Content-Length`` (never silently accepted).
+
+    Args:
+        url: the requested URL.
+        received: bytes received in total (including resumed ranges).
+        expected: the announced length in bytes.
+    """
+
+    def __init__(self, url: str, received: int, expected: int) -> None:
+        self.url = url
+        self.received = received
+        self.expected = expected
+        super().__init__(f"body of {url} truncated: received {received} of {expected} bytes")
+
+
+class CircuitOpenError(RemoteMediaError):
+    """A circuit breaker is open and refused the call without running it.
+
+    Args:
+        what: what the breaker guards, e.g. ``"node type 'HttpSource'"`` or
+            ``"host '127.0.0.1:8000'"``.
+        failures: the consecutive failures that opened it.
+        last_error: the last failure, as text.
+        retry_after_s: seconds until a trial call is let through (0 while a
+            trial call is running).
+    """
+
+    def __init__(self, what: str, failures: int, last_error: str, retry_after_s: float) -> None:
+        self.what = what
+        self.failures = failures
+        self.last_error = last_error
+        self.retry_after_s = retry_after_s
+        super().__init__(f"circuit open for {what} after {failures} consecutive failures; "
+                         f"last error: {last_error}; retry after {retry_after_s:.1f} s")
+
+
+def describe_input(item: Any, *, _depth: int = 0) -> str:
+    """A short, one-line description of a node input for error reports.
+
+    Audio is described by shape, dtype and sample rate, arrays by shape and
+    dtype, bytes by length; nothing is printed in full.
+
+    Args:
+        item: any node input (an AudioBuffer, ``(samples, sample_rate)``, an
+            array, bytes, a dict of fan-in inputs ...).
+
+    Returns:
+        E.g. ``"audio (1, 16000) int16 @ 16000 Hz"`` or ``"bytes len=512"``.
+    """
+    samples = getattr(item, "samples", None)
+    if samples is not None and hasattr(samples, "shape") and hasattr(item, "sample_rate"):
+        return f"audio {tuple(samples.shape)} {samples.dtype} @ {item.sample_rate} Hz"
+    if isinstance(item, tuple) and len(item) == 2 and hasattr(item[0], "shape") and isinstance(item[1], int):
+        return f"audio {tuple(item[0].shape)} {item[0].dtype} @ {item[1]} Hz"
+    if hasattr(item, "shape") and hasattr(item, "dtype"):
+        return f"array {tuple(item.shape)} {item.dtype}"
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return f"{type(item).__name__} len={len(item)}"
+    if isinstance(item, str):
+        return repr(item) if len(item) <= 80 else repr(item[:77] + "...")
+    if item is None:
+        return "None"
+    if isinstance(item, dict) and _depth == 0:
+        parts = [f"{k}: {describe_input(v, _depth=1)}" for k, v in list(item.items())[:4]]
+        return "{" + ", ".join(parts) + (", ..." if len(item) > 4 else "") + "}"
+    if isinstance(item, (list, tuple)):
+        return f"{type(item).__name__} len={len(item)}"
+    if isinstance(item, (int, float, bool)):
+        return repr(item)
+    return type(item).__name__
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,30 @@ are no level-by-level barriers, so independent branches run concurrently.
   pool unless one is given), however many nodes or pipelines run at once.
 - On fan-out every consumer gets the same object: nodes must not mutate their
   inputs.
+- A failing call is retried by the node's
+  :class:`~remotemedia.reliability.RetryPolicy` when its error is transient
+  (see :mod:`remotemedia.reliability`): the backoff wait is ``asyncio.sleep``
+  on the loop (a sync node's batch returns to the loop first), so other nodes
+  keep running while one waits; the node's later items wait behind the
+  retried one (order is kept). A call that already emitted outputs (an async
+  generator) or consumed a stream (a streaming node) is never retried: that
+  could duplicate outputs. Every call passes through a circuit breaker of the
+  executor's :class:`~remotemedia.reliability.CircuitBreakerRegistry` (when it
+  has one), keyed by node type or by the node's ``circuit_key(item)``.
+- Every failed attempt, and the successful attempt of a retried call, is
+  recorded (:class:`~remotemedia.reliability.AttemptRecord`) and passed to the
+  ``after_node`` hooks (``attempt=``, ``error=``, ``delay_s=``, ``ran=``).
 - A failing node stops the run: every pending node is cancelled, a running
   thread finishes its current item and stops, and a
-  :class:`~remotemedia.errors.NodeError` naming the node is raised, chained to
-  the original exception, with ``partial_results`` holding the outputs of
-  every node that had finished.
+  :class:`~remotemedia.errors.NodeExecutionError` naming the node is raised,
+  chained to the original exception, with its attempts, a description of the
+  input, and ``partial_results`` holding the outputs of every node that had
+  finished.
 
-Seams for later issues: every node call goes through
-:meth:`Executor._run_node_attempts` (async) or
-:meth:`Executor._run_node_attempts_blocking` (worker thread): the place for
-retries and the circuit breaker. Edges are unbounded in-memory queues; bounded
-queues (backpressure) can replace :class:`_Inbox` without touching nodes.
+Seams: every node call goes through :meth:`Executor._run_node_attempts`
+(async) or :meth:`Executor._run_node_attempts_blocking` (worker thread).
+Edges are unbounded in-memory queues; bounded queues (backpressure) can
+replace :class:`_Inbox` without touching nodes.
 """
 
 from __future__ import annotations
@@ -45,11 +58,32 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
-from remotemedia.errors import NodeError
+from remotemedia.errors import CircuitOpenError, NodeError, NodeExecutionError, describe_input
 from remotemedia.graph import Edge, PipelineGraph
 from remotemedia.hooks import HookSet
+from remotemedia.reliability import (
+    CLOSED,
+    AttemptRecord,
+    CircuitBreaker,
+    CircuitBreakerRegistry,
+    RetryPolicy,
+    node_circuit_key,
+)
 
 #: Input key of a source node fed with the pipeline input.
 INPUT_KEY = "__input__"
@@ -159,15 +193,30 @@ class _NodeCtx:
     out_edges: List[Edge]
     multi_port: bool
     is_sink: bool
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    circuit_key: Optional[Callable[[Any], Optional[str]]] = None
+    breaker: Optional[CircuitBreaker] = None  # the node type's, when the node has no circuit_key
+
+
+@dataclass
+class _Retry:
+    """A sync batch stopped at ``index`` to wait ``delay_s`` before attempt ``attempt`` of that item."""
+
+    index: int
+    attempt: int
+    delay_s: float
+    history: List[AttemptRecord]
 
 
 class _Run:
     """The state of one execution of a graph."""
 
     def __init__(self, graph: PipelineGraph, nodes: Dict[str, Any], *, keep_results: bool,
-                 on_sink: Optional[Callable[[str, Any], None]]) -> None:
+                 on_sink: Optional[Callable[[str, Any], None]],
+                 policies: Optional[Dict[str, RetryPolicy]] = None) -> None:
         self.graph = graph
         self.nodes = nodes
+        self.policies = policies or {}
         self.keep_results = keep_results
         self.on_sink = on_sink
         self.run_id = next(_run_ids)
@@ -189,10 +238,16 @@ class Executor:
         thread_pool: an existing ``concurrent.futures.ThreadPoolExecutor`` to
             use (the caller owns it); overrides ``max_workers``.
         hooks: lifecycle hooks (see :mod:`remotemedia.hooks`).
+        retry: the retry policy of nodes without their own (a
+            :class:`~remotemedia.reliability.RetryPolicy` or a dict of its
+            fields); None = ``RetryPolicy()`` (3 retries of transient errors).
+        breakers: circuit breakers shared by every run of this executor (pass
+            one registry to several executors to share them); None = none.
     """
 
     def __init__(self, *, max_workers: Optional[int] = None, max_concurrency: Optional[int] = None,
-                 thread_pool: Optional[ThreadPoolExecutor] = None, hooks: Sequence[Any] = ()) -> None:
+                 thread_pool: Optional[ThreadPoolExecutor] = None, hooks: Sequence[Any] = (),
+                 retry: Any = None, breakers: Optional[CircuitBreakerRegistry] = None) -> None:
         if max_workers is not None and max_workers < 1:
             raise ValueError(f"max_workers: expected an int >= 1, given {max_workers!r}")
         if max_concurrency is not None and max_concurrency < 1:
@@ -202,6 +257,8 @@ class Executor:
         self._given_pool = thread_pool
         self._own_pool: Optional[ThreadPoolExecutor] = None
         self.hooks = HookSet(hooks)
+        self.retry_policy: RetryPolicy = RetryPolicy.from_spec(retry) or RetryPolicy()
+        self.breakers = breakers
 
     # ------------------------------------------------------------- resources
     @property
@@ -252,7 +309,8 @@ class Executor:
 
     # ------------------------------------------------------------------ runs
     async def run(self, graph: PipelineGraph, nodes: Dict[str, Any], inputs: Any = SOURCE_MODE, *,
-                  keep_results: bool = True, pipeline_name: Optional[str] = None) -> RunResult:
+                  keep_results: bool = True, pipeline_name: Optional[str] = None,
+                  retry_policies: Optional[Dict[str, RetryPolicy]] = None) -> RunResult:
         """Runs ``graph`` once over ``inputs`` and collects the sinks' outputs.
 
         Args:
@@ -263,23 +321,27 @@ class Executor:
             keep_results: keep every node's outputs (``node_results`` and
                 ``NodeError.partial_results``), not only the sinks'.
             pipeline_name: passed to hooks.
+            retry_policies: node id -> policy, overriding the node's own
+                (``retry_policy`` attribute) and the executor's.
 
         Raises:
-            NodeError: a node failed (``partial_results`` attached).
+            NodeExecutionError: a node failed (``partial_results`` attached).
         """
-        run = _Run(graph, nodes, keep_results=keep_results, on_sink=None)
+        run = _Run(graph, nodes, keep_results=keep_results, on_sink=None, policies=retry_policies)
         await self._execute(run, inputs, pipeline_name)
         return RunResult(outputs=run.sink_outputs, node_results=run.results if keep_results else {}, run_id=run.run_id)
 
     async def iter_outputs(self, graph: PipelineGraph, nodes: Dict[str, Any], inputs: Any = SOURCE_MODE, *,
-                           pipeline_name: Optional[str] = None) -> AsyncIterator[Tuple[str, Any]]:
+                           pipeline_name: Optional[str] = None,
+                           retry_policies: Optional[Dict[str, RetryPolicy]] = None) -> AsyncIterator[Tuple[str, Any]]:
         """Runs ``graph`` and yields ``(sink_id, output)`` as soon as each output exists.
 
         Nothing but the items in flight is kept in memory. Stopping the
         iteration early cancels the run.
         """
         queue: asyncio.Queue = asyncio.Queue()
-        run = _Run(graph, nodes, keep_results=False, on_sink=lambda sink, item: queue.put_nowait((sink, item)))
+        run = _Run(graph, nodes, keep_results=False, on_sink=lambda sink, item: queue.put_nowait((sink, item)),
+                   policies=retry_policies)
 
         async def drive() -> None:
             try:
@@ -360,14 +422,19 @@ class Executor:
         mode = "asyncgen" if inspect.isasyncgenfunction(process) else (
             "async" if inspect.iscoroutinefunction(process) else "sync")
         out_edges = run.graph.outputs[node_id]
+        policy = (run.policies.get(node_id) or RetryPolicy.from_spec(getattr(node, "retry_policy", None))
+                  or self.retry_policy)
+        key_fn = getattr(node, "circuit_key", None)
         ctx = _NodeCtx(node_id, node, _type_name(node), mode, out_edges,
                        multi_port=len(getattr(node, "output_types", {}) or {}) > 1,
-                       is_sink=not out_edges)
+                       is_sink=not out_edges, policy=policy, circuit_key=key_fn if callable(key_fn) else None)
+        if self.breakers is not None and ctx.circuit_key is None:
+            ctx.breaker = self.breakers.get(node_circuit_key(ctx.node_type))
         inbox = run.inboxes[node_id]
         if not inbox.keys:  # a source in source mode: one call without input
             await self._run_node_attempts(run, ctx, _NO_ARG, semaphore=None)
         elif getattr(node, "is_streaming", False):
-            await self._run_node_attempts(run, ctx, _stream_of(inbox), semaphore=None)
+            await self._run_node_attempts(run, ctx, _stream_of(inbox), semaphore=None, retryable=False)
         else:
             async for batch in inbox.batches():
                 await self._process_batch(run, ctx, batch, semaphore)
@@ -384,43 +451,106 @@ class Executor:
 
     async def _process_batch(self, run: _Run, ctx: _NodeCtx, batch: List[Any], semaphore: asyncio.Semaphore) -> None:
         if ctx.mode == "sync":
-            async with semaphore:
-                results = await self.call_blocking(self._run_node_attempts_blocking, run, ctx, batch)
-            for result in results:
-                if inspect.isawaitable(result) or hasattr(result, "__anext__"):
-                    await self._guarded(ctx, 1, self._emit_result(run, ctx, result))
-                else:
-                    self._emit(run, ctx, result)
+            pending, attempt, history = batch, 1, []
+            while pending:
+                async with semaphore:
+                    results, retry = await self.call_blocking(self._run_node_attempts_blocking, run, ctx, pending,
+                                                              attempt, history)
+                for result in results:
+                    if inspect.isawaitable(result) or hasattr(result, "__anext__"):
+                        await self._guarded(ctx, 1, self._emit_result(run, ctx, result))
+                    else:
+                        self._emit(run, ctx, result)
+                if retry is None:
+                    break
+                if isinstance(retry, NodeExecutionError):
+                    raise retry  # after emitting the items that succeeded before it
+                await asyncio.sleep(retry.delay_s)  # the backoff wait: on the loop, no thread held
+                pending, attempt, history = pending[retry.index:], retry.attempt, retry.history
         else:
             for item in batch:
                 await self._run_node_attempts(run, ctx, item, semaphore=semaphore)
 
-    async def _run_node_attempts(self, run: _Run, ctx: _NodeCtx, item: Any,
-                                 semaphore: Optional[asyncio.Semaphore]) -> None:
-        """Calls ``process`` on one item on the loop and emits what it gives (the async retry seam)."""
-        attempt = 1
-        hooks = self.hooks
-        if hooks.has_node_hooks:
-            hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt)
-        t0 = time.perf_counter_ns()
-        error: Optional[BaseException] = None
-        try:
-            if semaphore is not None:
-                async with semaphore:
-                    await self._call_and_emit(run, ctx, item)
-            else:
-                await self._call_and_emit(run, ctx, item)
-        except Exception as exc:
-            error = exc
-            if isinstance(exc, NodeError) and getattr(exc, "node_id", None) == ctx.node_id:
-                raise
-            raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
-        finally:
-            if hooks.has_node_hooks:
-                hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                           attempt=attempt, duration_ns=time.perf_counter_ns() - t0, error=error)
+    # ------------------------------------------------- attempts and retries
+    def _breaker(self, ctx: _NodeCtx, item: Any) -> Optional[CircuitBreaker]:
+        if self.breakers is None or ctx.circuit_key is None:
+            return ctx.breaker
+        key = ctx.circuit_key(None if item is _NO_ARG else item)
+        return self.breakers.get(key or node_circuit_key(ctx.node_type))
 
-    async def _call_and_emit(self, run: _Run, ctx: _NodeCtx, item: Any) -> None:
+    def _retry_delay(self, run: _Run, ctx: _NodeCtx, exc: BaseException, attempt: int) -> Optional[float]:
+        """The wait before the next attempt, or None when the failure is final."""
+        if run.cancelled.is_set() or (isinstance(exc, NodeError) and getattr(exc, "node_id", None) == ctx.node_id):
+            return None
+        decision = ctx.policy.decide(exc, attempt)
+        return decision.delay_s if decision.retry else None
+
+    def _finish_attempt(self, run: _Run, ctx: _NodeCtx, history: List[AttemptRecord], attempt: int,
+                        error: Optional[BaseException], delay_s: Optional[float], t0: int, ran: bool = True) -> None:
+        duration_ns = time.perf_counter_ns() - t0
+        if error is not None or attempt > 1:
+            history.append(AttemptRecord(ctx.node_id, ctx.node_type, attempt, error, delay_s, ran, duration_ns))
+        if self.hooks.has_node_hooks:
+            self.hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
+                            attempt=attempt, duration_ns=duration_ns, error=error, delay_s=delay_s, ran=ran)
+
+    def _failure(self, ctx: _NodeCtx, attempt: int, history: List[AttemptRecord], item: Any,
+                 exc: BaseException) -> NodeExecutionError:
+        return _node_error(ctx.node_id, ctx.node_type, attempt, exc, history=history, item=item)
+
+    def _refused(self, run: _Run, ctx: _NodeCtx, history: List[AttemptRecord], attempt: int, item: Any,
+                 exc: CircuitOpenError) -> NodeExecutionError:
+        """Records an attempt a breaker refused (the node did not run) and returns the final error."""
+        if self.hooks.has_node_hooks:
+            self.hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
+                            attempt=attempt)
+        self._finish_attempt(run, ctx, history, attempt, exc, None, time.perf_counter_ns(), ran=False)
+        return self._failure(ctx, attempt, history, item, exc)
+
+    async def _run_node_attempts(self, run: _Run, ctx: _NodeCtx, item: Any,
+                                 semaphore: Optional[asyncio.Semaphore], retryable: bool = True) -> None:
+        """Calls ``process`` on one item on the loop, with retries, and emits what it gives (async seam)."""
+        hooks = self.hooks
+        history: List[AttemptRecord] = []
+        attempt = 0
+        while True:
+            attempt += 1
+            breaker = self._breaker(ctx, item)
+            if breaker is not None:
+                try:
+                    breaker.before_call()
+                except CircuitOpenError as exc:
+                    raise self._refused(run, ctx, history, attempt, item, exc) from exc
+            if hooks.has_node_hooks:
+                hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
+                           attempt=attempt)
+            t0 = time.perf_counter_ns()
+            emitted = [0]
+            try:
+                if semaphore is not None:
+                    async with semaphore:
+                        await self._call_and_emit(run, ctx, item, emitted)
+                else:
+                    await self._call_and_emit(run, ctx, item, emitted)
+            except Exception as exc:
+                if breaker is not None:
+                    breaker.on_failure(exc)
+                delay = self._retry_delay(run, ctx, exc, attempt) if retryable and not emitted[0] else None
+                self._finish_attempt(run, ctx, history, attempt, exc, delay, t0)
+                if delay is None:
+                    raise self._failure(ctx, attempt, history, item, exc) from exc
+                await asyncio.sleep(delay)
+                continue
+            except BaseException:  # cancelled: no verdict
+                if breaker is not None:
+                    breaker.release()
+                raise
+            if breaker is not None:
+                breaker.on_success()
+            self._finish_attempt(run, ctx, history, attempt, None, None, t0)
+            return
+
+    async def _call_and_emit(self, run: _Run, ctx: _NodeCtx, item: Any, emitted: List[int]) -> None:
         process = ctx.node.process
         if item is _NO_ARG:
             args: Tuple[Any, ...] = () if _takes_no_argument(process) else (None,)
@@ -430,35 +560,89 @@ class Executor:
             result = await self.call_blocking(process, *args)
         else:
             result = process(*args)
-        await self._emit_result(run, ctx, result)
+        await self._emit_result(run, ctx, result, emitted)
 
-    def _run_node_attempts_blocking(self, run: _Run, ctx: _NodeCtx, batch: List[Any]) -> List[Any]:
-        """Calls a sync ``process`` on each item of ``batch`` in a worker thread (the blocking retry seam)."""
+    def _run_node_attempts_blocking(self, run: _Run, ctx: _NodeCtx, batch: List[Any], first_attempt: int = 1,
+                                    first_history: Optional[List[AttemptRecord]] = None,
+                                    ) -> Tuple[List[Any], Union[None, _Retry, NodeExecutionError]]:
+        """Calls a sync ``process`` on each item of ``batch`` in a worker thread (the blocking seam).
+
+        ``first_attempt``/``first_history`` continue the attempts of
+        ``batch[0]``. Returns the results of the items that succeeded and what
+        stopped the batch: None (nothing), a :class:`_Retry` (an item failed
+        transiently: where to resume after the backoff wait, which the caller
+        awaits on the event loop, not in this thread) or the final
+        :class:`NodeExecutionError` (raised by the caller after emitting the
+        results, so no finished output is lost).
+        """
+        results: List[Any] = []
+        try:
+            return self._attempts_blocking(run, ctx, batch, first_attempt, first_history, results)
+        except NodeExecutionError as err:
+            return results, err
+
+    def _attempts_blocking(self, run: _Run, ctx: _NodeCtx, batch: List[Any], first_attempt: int,
+                           first_history: Optional[List[AttemptRecord]],
+                           results: List[Any]) -> Tuple[List[Any], Optional[_Retry]]:
         process = ctx.node.process
         hooks = self.hooks
-        results = []
-        attempt = 1
-        for item in batch:
-            if run.cancelled.is_set():
-                break
-            if not hooks.has_node_hooks:
+        if not hooks.has_node_hooks and ctx.breaker is None and ctx.circuit_key is None and first_attempt == 1:
+            # the plain loop: no hooks, no breaker, a first attempt (nothing to record unless it fails)
+            for index, item in enumerate(batch):
+                if run.cancelled.is_set():
+                    break
+                t0 = time.perf_counter_ns()
                 try:
                     results.append(process(item))
                 except Exception as exc:
-                    raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
-                continue
-            hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt)
+                    return results, self._blocking_failure(run, ctx, index, item, 1, [], exc, None, t0)
+            return results, None
+        has_hooks = hooks.has_node_hooks
+        breaker = ctx.breaker
+        attempt, history = first_attempt, list(first_history or ())
+        for index, item in enumerate(batch):
+            if run.cancelled.is_set():
+                break
+            if index:
+                attempt = 1
+                if history:
+                    history = []
+            if ctx.circuit_key is not None:
+                breaker = self._breaker(ctx, item)
+            if breaker is not None and breaker.state_unchecked != CLOSED:
+                try:
+                    breaker.before_call()
+                except CircuitOpenError as exc:
+                    raise self._refused(run, ctx, history, attempt, item, exc) from exc
+            if has_hooks:
+                hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
+                           attempt=attempt)
             t0 = time.perf_counter_ns()
-            error: Optional[BaseException] = None
             try:
                 results.append(process(item))
             except Exception as exc:
-                error = exc
-                raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
-            finally:
-                hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                           attempt=attempt, duration_ns=time.perf_counter_ns() - t0, error=error)
-        return results
+                return results, self._blocking_failure(run, ctx, index, item, attempt, history, exc, breaker, t0)
+            except BaseException:
+                if breaker is not None:
+                    breaker.release()
+                raise
+            if breaker is not None and (breaker.fail_counter or breaker.state_unchecked != CLOSED):
+                breaker.on_success()
+            if has_hooks or attempt > 1:
+                self._finish_attempt(run, ctx, history, attempt, None, None, t0)
+        return results, None
+
+    def _blocking_failure(self, run: _Run, ctx: _NodeCtx, index: int, item: Any, attempt: int,
+                          history: List[AttemptRecord], exc: Exception, breaker: Optional[CircuitBreaker],
+                          t0: int) -> _Retry:
+        """Records a failed attempt in a worker thread: where to resume, or raises the final error."""
+        if breaker is not None:
+            breaker.on_failure(exc)
+        delay = self._retry_delay(run, ctx, exc, attempt)
+        self._finish_attempt(run, ctx, history, attempt, exc, delay, t0)
+        if delay is None:
+            raise self._failure(ctx, attempt, history, item, exc) from exc
+        return _Retry(index, attempt + 1, delay, history)
 
     async def _guarded(self, ctx: _NodeCtx, attempt: int, coro: Awaitable[None]) -> None:
         try:
@@ -468,12 +652,14 @@ class Executor:
         except Exception as exc:
             raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
 
-    async def _emit_result(self, run: _Run, ctx: _NodeCtx, result: Any) -> None:
+    async def _emit_result(self, run: _Run, ctx: _NodeCtx, result: Any, emitted: Optional[List[int]] = None) -> None:
         if inspect.isawaitable(result):
             result = await result
         if hasattr(result, "__anext__"):
             try:
                 async for out in result:
+                    if emitted is not None:
+                        emitted[0] += 1
                     self._emit(run, ctx, out)
                     del out  # keep no item alive while the generator makes the next
             finally:
@@ -504,6 +690,7 @@ class Executor:
 
 
 _NO_ARG = object()
+_NOTHING = object()
 
 
 def _takes_no_argument(fn: Callable[..., Any]) -> bool:
@@ -537,6 +724,17 @@ def node_type_of(node: Any) -> str:
 _type_name = node_type_of
 
 
-def _node_error(node_id: str, node_type: str, attempt: int, exc: BaseException, what: str = "") -> NodeError:
+def _node_error(node_id: str, node_type: str, attempt: int, exc: BaseException, what: str = "", *,
+                history: Sequence[AttemptRecord] = (), item: Any = _NOTHING) -> NodeExecutionError:
     detail = f"{type(exc).__name__}: {exc}"
-    return NodeError(f"{what}: {detail}" if what else detail, node_id=node_id, node_type=node_type, attempt=attempt)
+    described: Optional[str]
+    if item is _NOTHING:
+        described = None
+    elif item is _NO_ARG:
+        described = "no input (source call)"
+    elif hasattr(item, "__anext__"):
+        described = "a stream of items"
+    else:
+        described = describe_input(item)
+    return NodeExecutionError(f"{what}: {detail}" if what else detail, node_id=node_id, node_type=node_type,
+                              attempt=attempt, attempt_history=history, input_description=described)

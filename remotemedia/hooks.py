@@ -7,9 +7,12 @@ breaking existing hooks (the Hamilton convention)::
     before_run(*, run_id, pipeline_name, **future_kwargs)
     after_run(*, run_id, pipeline_name, duration_ns, error, **future_kwargs)
     before_node(*, run_id, node_id, node_type, attempt, **future_kwargs)
-    after_node(*, run_id, node_id, node_type, attempt, duration_ns, error, **future_kwargs)
+    after_node(*, run_id, node_id, node_type, attempt, duration_ns, error, delay_s, ran, **future_kwargs)
 
-``before_node``/``after_node`` surround every attempt of one ``process`` call.
+``before_node``/``after_node`` surround every attempt of one ``process`` call:
+``attempt`` counts from 1, ``delay_s`` is the wait before the next attempt
+(None when no retry follows), ``ran`` is False when a circuit breaker refused
+the call (the node did not run).
 They are called from the thread that runs the node: a worker thread for sync
 nodes, the event loop thread for async ones, so hooks must be thread-safe and
 quick. An exception raised by a hook propagates (a broken hook is a bug, not
@@ -19,7 +22,8 @@ something to hide). Metrics stay out of the Node class: they are a hook.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Sequence
+from collections import deque
+from typing import Any, Deque, Dict, List, Optional, Sequence
 
 HOOK_METHODS = ("before_run", "after_run", "before_node", "after_node")
 
@@ -44,11 +48,19 @@ class HookSet:
             fn(**kwargs)
 
 
+#: At most this many attempt records are kept by :class:`TimingHook` (the oldest are dropped).
+MAX_ATTEMPT_RECORDS = 10_000
+
+
 class TimingHook:
     """Collects per-node call counts and durations (what ``Pipeline.get_metrics()`` returns).
 
     Thread-safe. Durations are wall-clock time of each ``process`` attempt, in
-    microseconds.
+    microseconds. Every failed attempt, and the successful attempt of a
+    retried call, is also kept as a record ``{"run_id", "node_id",
+    "node_type", "attempt", "error", "delay_s", "ran"}`` (the last
+    :data:`MAX_ATTEMPT_RECORDS`); a refused call (``ran=False``) is not counted
+    as a call.
     """
 
     def __init__(self) -> None:
@@ -58,6 +70,7 @@ class TimingHook:
     def reset(self) -> None:
         with self._lock:
             self._nodes: Dict[str, Dict[str, Any]] = {}
+            self._attempts: Deque[Dict[str, Any]] = deque(maxlen=MAX_ATTEMPT_RECORDS)
             self._runs = 0
             self._run_us = 0.0
             self._failed_runs = 0
@@ -66,9 +79,16 @@ class TimingHook:
         pass
 
     def after_node(self, *, node_id: str, node_type: str, duration_ns: int, error: Optional[BaseException],
+                   attempt: int = 1, delay_s: Optional[float] = None, ran: bool = True, run_id: int = 0,
                    **future_kwargs: Any) -> None:
         us = duration_ns / 1000.0
         with self._lock:
+            if error is not None or attempt > 1:
+                text = None if error is None else f"{type(error).__name__}: {error}".splitlines()[0]
+                self._attempts.append({"run_id": run_id, "node_id": node_id, "node_type": node_type,
+                                       "attempt": attempt, "error": text, "delay_s": delay_s, "ran": ran})
+            if not ran:
+                return
             entry = self._nodes.get(node_id)
             if entry is None:
                 entry = self._nodes[node_id] = {"node_type": node_type, "calls": 0, "errors": 0, "total_us": 0.0,
@@ -89,7 +109,8 @@ class TimingHook:
 
         Returns:
             ``{"runs", "failed_runs", "total_run_us", "nodes": {node_id: {"node_type",
-            "calls", "errors", "total_us", "mean_us", "max_us"}}}`` (microseconds).
+            "calls", "errors", "total_us", "mean_us", "max_us"}}, "attempts": [...]}``
+            (microseconds; ``attempts`` as described in the class docstring).
         """
         with self._lock:
             nodes = {}
@@ -97,4 +118,5 @@ class TimingHook:
                 d = dict(entry)
                 d["mean_us"] = d["total_us"] / d["calls"] if d["calls"] else 0.0
                 nodes[node_id] = d
-            return {"runs": self._runs, "failed_runs": self._failed_runs, "total_run_us": self._run_us, "nodes": nodes}
+            return {"runs": self._runs, "failed_runs": self._failed_runs, "total_run_us": self._run_us, "nodes": nodes,
+                    "attempts": [dict(a) for a in self._attempts]}

@@ -16,10 +16,11 @@ import asyncio
 import contextlib
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from remotemedia.errors import ConfigurationError, PipelineValidationError
+from remotemedia.errors import ConfigurationError, NodeExecutionError, PipelineValidationError
 from remotemedia.executor import SOURCE_MODE, Executor, RunResult, node_type_of
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
 from remotemedia.hooks import TimingHook
+from remotemedia.reliability import CircuitBreakerRegistry, RetryPolicy
 
 NodeRef = Union[str, Any]
 
@@ -40,6 +41,18 @@ class Pipeline:
         hooks: lifecycle hooks (see :mod:`remotemedia.hooks`).
         keep_results: keep every node's outputs of a run (for
             :meth:`execute` and ``NodeError.partial_results``), not only the sinks'.
+        retry: the retry policy of every node without its own (a
+            :class:`~remotemedia.reliability.RetryPolicy` or a dict of its
+            fields); None = ``RetryPolicy()``: transient errors retried 3
+            times after 0.1, 0.2, 0.4 s. ``RetryPolicy.none()`` disables retries.
+        circuit_breakers: True (default) = a
+            :class:`~remotemedia.reliability.CircuitBreakerRegistry` of this
+            pipeline, shared by all its runs; a registry = that one (share it
+            across the pipelines of a batch); False/None = no breakers.
+
+    A node's own policy comes first: ``add_node(node, retry=...)`` or the
+    manifest's ``retry``, then the node's ``retry_policy`` attribute, then
+    ``retry``.
 
     Nodes must not mutate their inputs: on fan-out every consumer gets the
     same object.
@@ -47,7 +60,8 @@ class Pipeline:
 
     def __init__(self, nodes: Optional[Sequence[Any]] = None, name: Optional[str] = None, enable_metrics: bool = False,
                  *, connections: Optional[Sequence[Any]] = None, max_workers: Optional[int] = None,
-                 max_concurrency: Optional[int] = None, hooks: Sequence[Any] = (), keep_results: bool = True) -> None:
+                 max_concurrency: Optional[int] = None, hooks: Sequence[Any] = (), keep_results: bool = True,
+                 retry: Any = None, circuit_breakers: Any = True) -> None:
         self.name = name or "pipeline"
         self.metadata: Dict[str, Any] = {}
         self.config: Dict[str, Any] = {}
@@ -55,11 +69,18 @@ class Pipeline:
         self._nodes: Dict[str, Any] = {}
         self._edges: List[Edge] = []
         self._explicit = False
-        self._retry: Dict[str, Dict[str, Any]] = {}
+        self._retry: Dict[str, Any] = {}
         self._graph: Optional[PipelineGraph] = None
         self._timing = TimingHook() if enable_metrics else None
         all_hooks = list(hooks) + ([self._timing] if self._timing is not None else [])
-        self.executor = Executor(max_workers=max_workers, max_concurrency=max_concurrency, hooks=all_hooks)
+        if circuit_breakers is True:
+            circuit_breakers = CircuitBreakerRegistry()
+        elif circuit_breakers is False:
+            circuit_breakers = None
+        #: The circuit breakers of this pipeline's runs (None = none).
+        self.circuit_breakers: Optional[CircuitBreakerRegistry] = circuit_breakers
+        self.executor = Executor(max_workers=max_workers, max_concurrency=max_concurrency, hooks=all_hooks,
+                                 retry=retry, breakers=circuit_breakers)
         self._active = 0
         self._managed = False
         self._lifecycle_lock: Optional[Tuple[Any, asyncio.Lock]] = None  # (event loop, lock)
@@ -86,7 +107,7 @@ class Pipeline:
             raise ConfigurationError(f"pipeline {self.name!r} has no node {node_id!r}", node_id=node_id,
                                      parameter="node_id", given=node_id) from None
 
-    def add_node(self, node: Any, *, retry: Optional[Dict[str, Any]] = None) -> "Pipeline":
+    def add_node(self, node: Any, *, retry: Any = None) -> "Pipeline":
         """Adds ``node`` and returns the pipeline (for chaining).
 
         A node whose name is already taken and was defaulted (its class name)
@@ -94,7 +115,9 @@ class Pipeline:
 
         Args:
             node: a :class:`~remotemedia.nodes.base.Node`.
-            retry: the node's retry policy, written to the manifest (see
+            retry: the node's retry policy: a
+                :class:`~remotemedia.reliability.RetryPolicy` or a dict of its
+                fields (written to the manifest, see
                 :class:`remotemedia.manifest.RetryPolicySpec`).
         """
         if any(n is node for n in self._nodes.values()):
@@ -109,7 +132,8 @@ class Pipeline:
             node.name = f"{node.name}_{k}"
         self._nodes[node.id] = node
         if retry is not None:
-            self._retry[node.id] = dict(retry)
+            RetryPolicy.from_spec(retry)  # rejects a bad policy now
+            self._retry[node.id] = retry if isinstance(retry, RetryPolicy) else dict(retry)
         self._graph = None
         return self
 
@@ -252,13 +276,21 @@ class Pipeline:
 
         Raises:
             PipelineValidationError: the graph is invalid (nothing ran).
-            NodeError: a node failed; ``partial_results`` holds finished nodes' outputs.
+            NodeExecutionError: a node failed (after its retries);
+                ``partial_results`` holds finished nodes' outputs and
+                ``metrics`` the pipeline's metrics so far. The pipeline stays
+                usable.
         """
         graph = self.graph
         async with self._lifecycle():
             with self._implementations(use_rust):
-                return await self.executor.run(graph, self._nodes, _as_inputs(input_data),
-                                               keep_results=self.keep_results, pipeline_name=self.name)
+                try:
+                    return await self.executor.run(graph, self._nodes, _as_inputs(input_data),
+                                                   keep_results=self.keep_results, pipeline_name=self.name,
+                                                   retry_policies=self._retry_policies())
+                except NodeExecutionError as err:
+                    err.metrics = self.get_metrics()
+                    raise
 
     def execute_sync(self, input_data: Any = None, use_rust: bool = True) -> RunResult:
         """:meth:`execute` for code without an event loop."""
@@ -291,11 +323,15 @@ class Pipeline:
         single = len(graph.sinks) == 1
         async with self._lifecycle():
             feed = SOURCE_MODE if inputs is None else inputs
-            outputs = self.executor.iter_outputs(graph, self._nodes, feed, pipeline_name=self.name)
+            outputs = self.executor.iter_outputs(graph, self._nodes, feed, pipeline_name=self.name,
+                                                 retry_policies=self._retry_policies())
             try:
                 async for sink, item in outputs:
                     yield item if single else (sink, item)
                     del item  # keep no output alive while waiting for the next
+            except NodeExecutionError as err:
+                err.metrics = self.get_metrics()
+                raise
             finally:  # stopping early must cancel the run now, not when the generator is collected
                 await outputs.aclose()
 
@@ -326,6 +362,9 @@ class Pipeline:
             finally:
                 loop.close()
 
+    def _retry_policies(self) -> Dict[str, RetryPolicy]:
+        return {node_id: RetryPolicy.from_spec(spec) for node_id, spec in self._retry.items()}  # type: ignore[misc]
+
     def _shape(self, outputs: Dict[str, List[Any]]) -> Any:
         shaped = {sink: _one_or_many(items) for sink, items in outputs.items()}
         if len(shaped) == 1:
@@ -339,11 +378,15 @@ class Pipeline:
         Returns:
             ``{"pipeline", "enabled", "runs", "failed_runs", "total_run_us",
             "nodes": {node_id: {"node_type", "calls", "errors", "total_us",
-            "mean_us", "max_us"}}}`` (durations in microseconds).
+            "mean_us", "max_us"}}, "attempts": [...]}`` (durations in
+            microseconds). ``attempts`` lists every failed attempt and the
+            successful attempt of every retried call: ``{"run_id", "node_id",
+            "node_type", "attempt", "error", "delay_s", "ran"}`` (``delay_s``
+            = the wait before the next attempt, None when none followed).
         """
         if self._timing is None:
             return {"pipeline": self.name, "enabled": False, "runs": 0, "failed_runs": 0, "total_run_us": 0.0,
-                    "nodes": {}}
+                    "nodes": {}, "attempts": []}
         return {"pipeline": self.name, "enabled": True, **self._timing.snapshot()}
 
     # ------------------------------------------------------------- manifests
@@ -391,7 +434,7 @@ class Pipeline:
         return {
             "version": MANIFEST_VERSION,
             "metadata": {"name": self.name, **self.metadata},
-            "nodes": [node_entry(n, retry=self._retry.get(n.id)) for n in self._nodes.values()],
+            "nodes": [node_entry(n, retry=_retry_dict(self._retry.get(n.id))) for n in self._nodes.values()],
             "connections": connections,
             "config": dict(self.config),
         }
@@ -458,6 +501,10 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(name={self.name!r}, nodes={list(self._nodes)})"
+
+
+def _retry_dict(spec: Any) -> Optional[Dict[str, Any]]:
+    return spec.to_dict() if isinstance(spec, RetryPolicy) else spec
 
 
 def _ref_id(ref: NodeRef) -> str:

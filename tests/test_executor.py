@@ -286,7 +286,7 @@ def test_hooks_see_every_attempt_with_keyword_arguments():
     with pytest.raises(NodeError):
         Pipeline([Fail(name="f")], hooks=[Hook()]).run_sync(1)
     assert calls == [("before", "f", "Fail", 1), ("after", "f", "ZeroDivisionError", True),
-                     ("run", "NodeError")]
+                     ("run", "NodeExecutionError")]
 
 
 def test_executor_rejects_bad_bounds():

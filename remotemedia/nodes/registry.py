@@ -21,6 +21,7 @@ _BUILTIN_MODULES = (
     "remotemedia.nodes.audio",
     "remotemedia.nodes.simple_math",
     "remotemedia.nodes.video",
+    "remotemedia.nodes.http_source",
 )
 _REGISTRY: Dict[str, type] = {}
 _loaded = False
