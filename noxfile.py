@@ -44,7 +44,7 @@ def tests(session: nox.Session, impl: str) -> None:
 def lint(session: nox.Session) -> None:
     """ruff, rustfmt, clippy (warnings are errors) and the stub check."""
     session.install("ruff", "mypy", "./native", ".[native]")
-    session.run("ruff", "check", "remotemedia", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "remotemedia", "tests", "benchmarks", "examples", "noxfile.py")
     with session.chdir("native"):
         session.run("cargo", "fmt", "--check", external=True)
         session.run("cargo", "clippy", "--release", "--", "-D", "warnings", external=True)

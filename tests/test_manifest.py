@@ -309,9 +309,16 @@ def test_cli_schema_prints_json_schema():
 
 def test_example_manifests_validate():
     import pathlib
+    import re
 
-    folder = pathlib.Path(__file__).parent.parent / "examples" / "pipelines"
-    files = sorted(folder.glob("*.json"))
+    examples = pathlib.Path(__file__).parent.parent / "examples"
+    files = sorted((examples / "pipelines").glob("*.json"))
     assert files
+    # Node types an example script registers itself (BranchBundle in branches_manifest.py) are unknown
+    # here; running that script (tests/test_examples.py) validates its manifest with them registered.
+    by_examples = {name for script in examples.glob("*.py")
+                   for name in re.findall(r"@register_node.*\n\s*class (\w+)", script.read_text())}
     for path in files:
-        assert validate_manifest(load_manifest(path)) == [], path
+        issues = [i for i in validate_manifest(load_manifest(path))
+                  if not (i.parameter == "node_type" and i.given is not None and i.given.strip("'") in by_examples)]
+        assert issues == [], path

@@ -1,0 +1,91 @@
+"""Helpers shared by the examples: where the speech recordings are, WAV in/out, the output folder.
+
+Not an example itself (the leading underscore keeps it out of the example test).
+Only the standard library and numpy: WAV files go through the stdlib ``wave`` module.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import wave
+from typing import Any, Tuple
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+#: Where the recordings live in a checkout (tests/data/speech/README.md describes them).
+CHECKOUT_SPEECH = REPO / "tests" / "data" / "speech"
+
+
+def speech_path(name: str) -> pathlib.Path:
+    """Path of a speech recording shipped with remotemedia, e.g. ``"en_m_16k.wav"``.
+
+    Prefers the copy inside the installed package (``remotemedia/data/speech/``)
+    and falls back to the repository's ``tests/data/speech/``.
+
+    Raises:
+        FileNotFoundError: neither place has the file.
+    """
+    try:
+        from importlib.resources import files
+
+        packaged = files("remotemedia") / "data" / "speech" / name
+        if packaged.is_file():
+            return pathlib.Path(str(packaged))
+    except (ImportError, ModuleNotFoundError, TypeError):
+        pass  # no packaged data (older install): use the checkout's copy
+    path = CHECKOUT_SPEECH / name
+    if not path.is_file():
+        raise FileNotFoundError(f"speech recording {name!r} is neither in remotemedia/data/speech/ "
+                                f"nor in {path.parent}")
+    return path
+
+
+def read_wav(path: Any) -> Tuple[np.ndarray, int]:
+    """Reads a 16-bit PCM WAV file.
+
+    Returns:
+        ``(samples, sample_rate)``: int16 array shaped (channels, frames), rate in Hz.
+    """
+    with wave.open(str(path), "rb") as f:
+        if f.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected 16-bit PCM, given {8 * f.getsampwidth()}-bit")
+        channels, sample_rate = f.getnchannels(), f.getframerate()
+        frames = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2")
+    return frames.reshape(-1, channels).T.astype(np.int16), sample_rate
+
+
+def write_wav(path: Any, samples: np.ndarray, sample_rate: int) -> None:
+    """Writes int16 samples shaped (channels, frames) (or 1-D mono) as a 16-bit PCM WAV file."""
+    samples = np.asarray(samples)
+    if samples.dtype != np.int16:
+        raise ValueError(f"write_wav: expected int16 samples, given {samples.dtype}")
+    interleaved = np.atleast_2d(samples).T.astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(interleaved.shape[1])
+        f.setsampwidth(2)
+        f.setframerate(int(sample_rate))
+        f.writeframes(interleaved.tobytes())
+
+
+def out_dir(example_file: str) -> pathlib.Path:
+    """The output folder: ``sys.argv[1]`` if given, else ``out/<example name>`` (created)."""
+    name = pathlib.Path(example_file).stem
+    folder = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path("out") / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_json(path: Any, data: Any) -> None:
+    """Writes ``data`` as indented JSON (numpy scalars and arrays become plain numbers and lists)."""
+
+    def plain(obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, np.generic):
+            return obj.item()
+        raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+    pathlib.Path(path).write_text(json.dumps(data, indent=2, default=plain) + "\n")
