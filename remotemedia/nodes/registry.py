@@ -20,6 +20,8 @@ _BUILTIN_MODULES = (
     "remotemedia.nodes.base",
     "remotemedia.nodes.audio",
     "remotemedia.nodes.simple_math",
+    "remotemedia.nodes.io_audio",
+    "remotemedia.nodes.segment_writer",
 )
 _REGISTRY: Dict[str, type] = {}
 _loaded = False
