@@ -316,17 +316,23 @@ class _VadStream:
         mono = self._mono_float(samples)
         dec = self._decisions(self.detector.process(mono))
         new = self._track(dec, mono, flush=False)
+        if self.det_rate != self.sample_rate:  # segments are reported at the input's rate
+            new = [_rescale(s, self.det_rate, self.sample_rate, self.total_samples) for s in new]
         self.segments += new
         return dec, new
 
     def finish(self) -> "tuple[np.ndarray, list]":
         new: list = []
+        decs = []  # every decision made here: the resampler's tail's, then the padded last frame's
         if self.resampler is not None:
             tail = self.resampler.flush()[0]
             dec = self._decisions(self.detector.process(tail))
+            decs.append(dec)
             new += self._track(dec, tail, flush=False)
         dec = self._decisions(self.detector.flush())
-        new += self._track(dec, None, flush=True)
+        decs.append(dec)
+        dec = np.concatenate(decs)
+        new += self._track(decs[-1], None, flush=True)
         det_total = self.total_samples if self.resampler is None else \
             int(round(self.total_samples * self.det_rate / self.sample_rate))
         new += self.tracker.finish(det_total)
