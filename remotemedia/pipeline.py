@@ -397,8 +397,9 @@ class Pipeline:
         from remotemedia.nodes.io_audio import AudioFileSource
         from remotemedia.streaming import DEFAULT_QUEUE_CHUNKS, ChunkStreamRun
 
-        context: Dict[str, Any] = {k: v for k, v in (("chunk_s", chunk_s), ("chunk_frames", chunk_frames),
-                                                      ("chunk_bytes", chunk_bytes), ("output", output)) if v is not None}
+        options = (("chunk_s", chunk_s), ("chunk_frames", chunk_frames), ("chunk_bytes", chunk_bytes),
+                   ("output", output))
+        context: Dict[str, Any] = {k: v for k, v in options if v is not None}
         source = None
         feed = None
         if _is_path(inputs):
