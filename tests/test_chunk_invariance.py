@@ -155,7 +155,7 @@ def test_file_source_chunks_equal_the_whole_file(tmp_path, container):
     whole, rate = AudioFileSource(str(path)).process()
     assert whole.dtype == np.int16 and rate == sr
     np.testing.assert_array_equal(whole, x)
-    for sizes in ([160], [sr // 100], [sr], [7, 3000, 1]):
+    for sizes in ([160], [sr // 100], [sr], [997]):
         chunks = list(AudioFileSource(str(path), chunk_frames=sizes[0]).iter_chunks())
         assert all(c.shape[1] == sizes[0] for c, _ in chunks[:-1])
         np.testing.assert_array_equal(np.concatenate([c for c, _ in chunks], axis=1), x)
