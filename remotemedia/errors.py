@@ -85,6 +85,20 @@ class KernelInputError(ConfigurationError):
         )
 
 
+class AudioFileError(RemoteMediaError):
+    """An audio file cannot be read or written: missing, unsupported format,
+    or an optional library (``soundfile``, the ``audio`` extra) is needed.
+
+    Args:
+        message: what is wrong.
+        path: the file concerned.
+    """
+
+    def __init__(self, message: str, *, path: Any = None) -> None:
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
 class NativeUnavailableError(RemoteMediaError, ImportError):
     """The native implementation was required but cannot be used."""
 

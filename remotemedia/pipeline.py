@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from remotemedia.errors import ConfigurationError, NodeExecutionError, PipelineValidationError
@@ -312,13 +313,42 @@ class Pipeline:
         _no_running_loop("run_sync()", "await run()")
         return asyncio.run(self.run(input_data, use_rust))
 
-    async def astream(self, inputs: Any = None) -> AsyncIterator[Any]:
+    async def astream(self, inputs: Any = None, *, chunked: Optional[bool] = None, **stream_options: Any
+                      ) -> AsyncIterator[Any]:
         """Yields outputs as soon as they exist (``(sink_id, item)`` with several sinks).
 
+        Two modes:
+
+        - items (the 1.x behaviour): every item of ``inputs`` is a whole input
+          (``process`` per item, nothing kept between items);
+        - a chunk stream (see :mod:`remotemedia.streaming`): ``inputs`` is one
+          signal in pieces; stateful nodes are driven with
+          ``process_chunk``/``flush``, edges are bounded queues. Chosen when
+          ``inputs`` is a file path (read in chunks), when ``chunked=True``
+          (``inputs`` is an iterable of ``(samples, sample_rate)`` chunks), or
+          when ``inputs`` is None and the pipeline starts with a chunk source
+          (such as ``AudioFileSource``).
+
         Args:
-            inputs: an iterable or async iterable of items, or None (sources
-                produce the data).
+            inputs: an iterable or async iterable of items or chunks, a file
+                path, or None (sources produce the data).
+            chunked: force (True) or refuse (False) the chunk-stream mode;
+                None decides as above.
+            **stream_options: chunk streams only: ``chunk_s``,
+                ``chunk_frames`` or ``chunk_bytes`` (file chunk size),
+                ``queue_chunks`` (edge capacity), ``output`` (passed to sinks'
+                ``begin_stream``).
         """
+        if chunked is None:
+            chunked = _is_path(inputs) or (inputs is None and self._starts_with_chunk_source())
+        if chunked:
+            async for out in self._astream_chunks(inputs, **stream_options):
+                yield out
+            return
+        if stream_options:
+            raise ConfigurationError(f"{sorted(stream_options)}: options of chunk streams only (chunked=True)",
+                                     parameter=sorted(stream_options)[0], expected="chunked=True",
+                                     given=stream_options)
         graph = self.graph
         single = len(graph.sinks) == 1
         async with self._lifecycle():
@@ -339,14 +369,15 @@ class Pipeline:
         """1.x: ``async for out in pipeline.process(stream)`` (same as :meth:`astream`)."""
         return self.astream(stream)
 
-    def stream(self, inputs: Any = None) -> Iterator[Any]:
+    def stream(self, inputs: Any = None, *, chunked: Optional[bool] = None, **stream_options: Any) -> Iterator[Any]:
         """:meth:`astream` as a plain iterator, for code without an event loop.
 
-        Runs a private event loop; a sync ``inputs`` iterable is read on it.
+        Runs a private event loop; a sync ``inputs`` iterable is read on it
+        (in a chunk stream: in the thread pool).
         """
         _no_running_loop("stream()", "astream()")
         loop = asyncio.new_event_loop()
-        agen = self.astream(inputs).__aiter__()
+        agen = self.astream(inputs, chunked=chunked, **stream_options).__aiter__()
         try:
             while True:
                 try:
@@ -364,6 +395,110 @@ class Pipeline:
 
     def _retry_policies(self) -> Dict[str, RetryPolicy]:
         return {node_id: RetryPolicy.from_spec(spec) for node_id, spec in self._retry.items()}  # type: ignore[misc]
+
+    # --------------------------------------------------------- chunk streams
+    def _starts_with_chunk_source(self) -> bool:
+        from remotemedia.streaming import is_chunk_source
+
+        sources = self.graph.sources
+        return bool(sources) and all(is_chunk_source(self._nodes[n]) for n in sources)
+
+    def _graph_with(self, source: Any = None, sink: Any = None) -> Tuple[PipelineGraph, Dict[str, Any]]:
+        """The graph plus an implicit source before every source node and/or a sink after the only sink."""
+        base = self.graph
+        if source is None and sink is None:
+            return base, self._nodes
+        nodes = dict(self._nodes)
+        edges = list(self.edges)
+        if source is not None:
+            nodes[source.id] = source
+            edges += [Edge(source.id, n) for n in base.sources]
+        if sink is not None:
+            if len(base.sinks) != 1:
+                raise ConfigurationError(f"pipeline {self.name!r} has several sinks {base.sinks}: end each with a "
+                                         "file sink (AudioFileSink, SegmentWriter) to write files",
+                                         parameter="output", given=base.sinks)
+            nodes[sink.id] = sink
+            edges.append(Edge(base.sinks[0], sink.id))
+        for node in (source, sink):
+            if node is not None and node.id in self._nodes:
+                raise ConfigurationError(f"node id {node.id!r} is reserved for run_file()", node_id=node.id)
+        graph = PipelineGraph([GraphNode(n.id, node_type_of(n), dict(getattr(n, "input_types", {"input": "any"})),
+                                         dict(getattr(n, "output_types", {"output": "any"})))
+                               for n in nodes.values()], edges)
+        issues = graph.problems()
+        if issues:
+            raise PipelineValidationError(issues, f"pipeline {self.name!r}")
+        return graph, nodes
+
+    async def _astream_chunks(self, inputs: Any, *, chunk_s: Optional[float] = None,
+                              chunk_frames: Optional[int] = None, chunk_bytes: Optional[int] = None,
+                              queue_chunks: Optional[int] = None, output: Any = None, _sink: Any = None,
+                              _pairs: bool = False) -> AsyncIterator[Any]:
+        from remotemedia.nodes.io_audio import AudioFileSource
+        from remotemedia.streaming import DEFAULT_QUEUE_CHUNKS, ChunkStreamRun
+
+        options = (("chunk_s", chunk_s), ("chunk_frames", chunk_frames), ("chunk_bytes", chunk_bytes),
+                   ("output", output))
+        context: Dict[str, Any] = {k: v for k, v in options if v is not None}
+        source = None
+        feed = None
+        if _is_path(inputs):
+            context["source_path"] = inputs
+            if not self._starts_with_chunk_source():
+                source = AudioFileSource(name="__source__")
+        elif inputs is not None:
+            feed = inputs
+        graph, nodes = self._graph_with(source, _sink)
+        single = len(graph.sinks) == 1 and not _pairs
+        async with self._lifecycle():
+            run = ChunkStreamRun(self.executor, graph, nodes, feed=feed, context=context,
+                                 queue_chunks=queue_chunks or DEFAULT_QUEUE_CHUNKS, pipeline_name=self.name)
+            outputs = run.outputs()
+            try:
+                async for sink, item in outputs:
+                    yield item if single else (sink, item)
+            finally:
+                await outputs.aclose()
+
+    async def arun_file(self, path: Any, output: Any = None, **stream_options: Any) -> Dict[str, List[Any]]:
+        """Processes one file end to end as a chunk stream (bounded memory).
+
+        Args:
+            path: the input file (any format :func:`remotemedia.io.open_audio` reads).
+            output: where the file sinks write (a file for ``AudioFileSink``,
+                a folder for ``SegmentWriter``); None = their own parameters.
+                When the pipeline does not end in file sinks, an
+                ``AudioFileSink(output)`` is appended after its only sink.
+            **stream_options: ``chunk_s``, ``chunk_frames``, ``chunk_bytes``,
+                ``queue_chunks`` (see :meth:`astream`).
+
+        Returns:
+            sink id -> the sink's outputs (one summary dict per file sink).
+
+        Raises:
+            NodeError: a node failed; no file appears under a final name
+                that was not completely written.
+        """
+        from remotemedia.nodes.io_audio import AudioFileSink
+
+        sinks = [self._nodes[n] for n in self.graph.sinks]
+        sink = None
+        if not all(getattr(n, "writes_files", False) for n in sinks):
+            if output is None:
+                raise ConfigurationError("run_file(path, output): output is required when the pipeline does not "
+                                         "end in file sinks", parameter="output", expected="a file path", given=None)
+            sink = AudioFileSink(name="__output__")
+        results: Dict[str, List[Any]] = {}
+        async for sink_id, item in self._astream_chunks(os.fspath(path), output=output, _sink=sink, _pairs=True,
+                                                        **stream_options):
+            results.setdefault(sink_id, []).append(item)
+        return results
+
+    def run_file(self, path: Any, output: Any = None, **stream_options: Any) -> Dict[str, List[Any]]:
+        """:meth:`arun_file` for code without an event loop."""
+        _no_running_loop("run_file()", "await arun_file()")
+        return asyncio.run(self.arun_file(path, output, **stream_options))
 
     def _shape(self, outputs: Dict[str, List[Any]]) -> Any:
         shaped = {sink: _one_or_many(items) for sink, items in outputs.items()}
@@ -509,6 +644,10 @@ def _retry_dict(spec: Any) -> Optional[Dict[str, Any]]:
 
 def _ref_id(ref: NodeRef) -> str:
     return ref if isinstance(ref, str) else ref.id
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike))
 
 
 def _as_inputs(input_data: Any) -> Any:

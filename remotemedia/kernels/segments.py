@@ -180,6 +180,21 @@ class SegmentTracker:
     def _segment(self, start: int, end: int) -> Segment:
         return Segment(int(start), int(end), start / self.sample_rate, end / self.sample_rate)
 
+    def earliest_pending_start(self) -> int:
+        """The first sample a segment not returned yet may start at.
+
+        Samples before it are in no future segment: a streaming consumer that
+        cuts segments out of the audio can drop them.
+        """
+        if self._held:
+            return int(self._held[0][0])
+        fl = self.frame_length
+        if self._open_start is not None:
+            start = self._open_start * fl - (0 if self._open_is_cut else self.pre_roll)
+        else:  # a new candidate opens at the next frame at the earliest
+            start = self._frame * fl - self.pre_roll
+        return int(max(start, self._prev_end, 0))
+
     def finish(self, total_samples: Optional[int] = None) -> List[Segment]:
         """Closes the stream; returns the remaining segments.
 

@@ -140,6 +140,10 @@ class AudioResampleNode(KernelNode):
             return np.zeros((1, 0), dtype=np.float32), self.target_sample_rate
         return stream.flush(), self.target_sample_rate
 
+    def reset(self) -> None:
+        """Drops the stream state (the next chunk starts a new stream)."""
+        self._stream = None
+
     @property
     def latency_frames(self) -> int:
         """Output frames held back by the current stream (0 before a stream starts)."""
@@ -230,7 +234,8 @@ class VADNode(KernelNode):
 
     def process_chunk(self, data: Any) -> Tuple[np.ndarray, int, dict]:
         """Streaming: feeds one chunk; returns it with the decisions and the
-        segments completed so far (``info["new_segments"]``)."""
+        segments completed so far (``info["new_segments"]``); ``info["keep_from"]``
+        is the first sample of the stream that a later segment may include."""
         samples, sample_rate = coerce_audio(data, node_id=self.name)
         if self._stream is None:
             self._stream = self._new_stream(sample_rate)
@@ -238,7 +243,8 @@ class VADNode(KernelNode):
             raise KernelInputError("sample_rate", f"{self._stream.sample_rate} Hz (the stream's rate)", sample_rate,
                                    node_id=self.name)
         new_dec, new_seg = self._stream.feed(samples)
-        return samples, sample_rate, {"decisions": new_dec, "new_segments": [s.to_dict() for s in new_seg]}
+        return samples, sample_rate, {"decisions": new_dec, "new_segments": [s.to_dict() for s in new_seg],
+                                      "keep_from": self._stream.keep_from()}
 
     def flush(self) -> dict:
         """Streaming: ends the stream; returns the whole stream's info (as ``process`` does)
@@ -315,17 +321,23 @@ class _VadStream:
         mono = self._mono_float(samples)
         dec = self._decisions(self.detector.process(mono))
         new = self._track(dec, mono, flush=False)
+        if self.det_rate != self.sample_rate:  # segments are reported at the input's rate
+            new = [_rescale(s, self.det_rate, self.sample_rate, self.total_samples) for s in new]
         self.segments += new
         return dec, new
 
     def finish(self) -> "tuple[np.ndarray, list]":
         new: list = []
+        decs = []  # every decision made here: the resampler's tail's, then the padded last frame's
         if self.resampler is not None:
             tail = self.resampler.flush()[0]
             dec = self._decisions(self.detector.process(tail))
+            decs.append(dec)
             new += self._track(dec, tail, flush=False)
         dec = self._decisions(self.detector.flush())
-        new += self._track(dec, None, flush=True)
+        decs.append(dec)
+        dec = np.concatenate(decs)
+        new += self._track(decs[-1], None, flush=True)
         det_total = self.total_samples if self.resampler is None else \
             int(round(self.total_samples * self.det_rate / self.sample_rate))
         new += self.tracker.finish(det_total)
@@ -333,6 +345,13 @@ class _VadStream:
             new = [_rescale(s, self.det_rate, self.sample_rate, self.total_samples) for s in new]
         self.segments += new
         return dec, new
+
+    def keep_from(self) -> int:
+        """First sample (at the input rate) a segment not returned yet may include."""
+        start = self.tracker.earliest_pending_start()
+        if self.det_rate != self.sample_rate:  # one sample of margin for the rounding in _rescale
+            start = max(0, start * self.sample_rate // self.det_rate - 1)
+        return int(start)
 
     def info(self) -> dict:
         decisions = np.concatenate(self.decisions) if self.decisions else np.zeros(0, dtype=np.uint8)

@@ -22,6 +22,8 @@ _BUILTIN_MODULES = (
     "remotemedia.nodes.simple_math",
     "remotemedia.nodes.video",
     "remotemedia.nodes.http_source",
+    "remotemedia.nodes.io_audio",
+    "remotemedia.nodes.segment_writer",
 )
 _REGISTRY: Dict[str, type] = {}
 _loaded = False

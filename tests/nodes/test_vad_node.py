@@ -116,3 +116,17 @@ def test_class_default_and_instance_families():
     assert VADNode.kernel_family == "energy_vad"
     assert VADNode.default_impl == _native.STATUS.impl
     assert VADNode(backend="webrtc").kernel_family == "webrtc_vad"
+
+
+def test_segments_are_at_the_input_rate_when_the_detector_resamples(impl):
+    # 22.05 kHz is not a WebRTC rate: detection runs at 16 kHz, segments must still be in 22.05 kHz samples.
+    x, sr = read_wav("de_m_22k.wav")
+    segs = VADNode(backend="webrtc", segments=True, runtime_hint=impl).process((x, sr))[2]["segments"]
+    from remotemedia.kernels.resample import resample
+
+    x16 = resample(x.astype(np.float32) / 32768, sr, 16000, impl=impl)
+    ref = VADNode(backend="webrtc", segments=True, runtime_hint=impl).process((x16, 16000))[2]["segments"]
+    assert len(segs) == len(ref) >= 1
+    for s, r in zip(segs, ref):
+        assert s["end"] <= x.size and s["start_s"] == s["start"] / sr and s["end_s"] == s["end"] / sr
+        assert abs(s["start_s"] - r["start_s"]) < 0.001 and abs(s["end_s"] - r["end_s"]) < 0.001

@@ -1,0 +1,128 @@
+"""The speech-preparation chain on a 10-minute 48 kHz stereo WAV: wall time and peak RSS.
+
+decode -> mono -> resample 16 kHz -> WebRTC VAD segments -> int16 WAV per segment,
+three ways, each in its own child process (so peak RSS is the child's own
+``ru_maxrss``), in interleaved rounds:
+
+- ``remotemedia``: ``Pipeline.from_manifest(examples/pipelines/speech_prep.json).run_file(src, out)``
+  (chunked, native kernels), and the same with the numpy kernels;
+- ``careful script``: soundfile (int16) + numpy mono mix in int32 + soxr HQ
+  (float32) + webrtcvad-wheels per 30 ms frame + the same segment rules
+  (:func:`remotemedia.kernels.segments.speech_segments`) + soundfile writes;
+- ``usual script``: the same written the usual way (soundfile's default
+  float64 read, float64 mean and resampling).
+
+Times are measured inside each child around the work (imports excluded); the
+ratio column is the median over rounds of the time over the careful script's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from remotemedia import _native
+
+pytest.importorskip("soxr")
+pytest.importorskip("soundfile")
+pytest.importorskip("webrtcvad")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bigwav import write_speech_like_wav  # noqa: E402
+
+MINUTES = 10
+ROUNDS = 3
+
+REMOTEMEDIA = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from remotemedia import Pipeline
+p = Pipeline.from_manifest(sys.argv[3])
+t1 = time.perf_counter()
+res = p.run_file(sys.argv[1], sys.argv[2])
+wall = time.perf_counter() - t1
+print(json.dumps({"wall_s": wall, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "segments": res["segments"][0]["segments"]}))
+"""
+
+SCRIPT = """
+import json, os, resource, sys, time
+import numpy as np, soundfile as sf, soxr, webrtcvad
+from remotemedia.kernels.segments import speech_segments
+USUAL = sys.argv[3] == "usual"
+t0 = time.perf_counter()
+if USUAL:
+    x, sr = sf.read(sys.argv[1])                      # float64 (frames, channels)
+    mono = x.mean(axis=1)
+    y = soxr.resample(mono, sr, 16000)
+    pcm = (np.clip(y, -1, 1) * 32767).astype(np.int16)
+else:
+    x, sr = sf.read(sys.argv[1], dtype="int16")       # int16, no float conversion in libsndfile
+    mono = ((x[:, 0].astype(np.int32) + x[:, 1]) * np.float32(1 / 65536)).astype(np.float32)
+    del x
+    y = soxr.resample(mono, sr, 16000)                # float32 in, float32 out
+    del mono
+    pcm = np.clip(np.rint(y * 32768), -32768, 32767).astype(np.int16)
+    del y
+vad = webrtcvad.Vad(3)
+fl = 480
+n = pcm.size // fl
+buf = pcm[: n * fl].tobytes()
+dec = np.fromiter((vad.is_speech(buf[2 * i * fl: 2 * (i + 1) * fl], 16000) for i in range(n)), np.uint8, n)
+segs = speech_segments(dec, fl, 16000, total_samples=pcm.size)
+os.makedirs(sys.argv[2], exist_ok=True)
+for k, s in enumerate(segs):
+    sf.write(os.path.join(sys.argv[2], f"seg_{k:04d}.wav"), pcm[s.start:s.end], 16000, subtype="PCM_16")
+wall = time.perf_counter() - t0
+print(json.dumps({"wall_s": wall, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "segments": len(segs)}))
+"""
+
+
+def _child(code, args, env_impl=None):
+    env = dict(os.environ)
+    if env_impl:
+        env["REMOTEMEDIA_IMPL"] = env_impl
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          env=env, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(_native.module() is None, reason="native unavailable")
+def test_speech_chain_10_minutes(benchmark, tmp_path):
+    src = tmp_path / "ten_minutes.wav"
+    write_speech_like_wav(src, MINUTES * 60 * 48000)
+    manifest = str(ROOT / "examples" / "pipelines" / "speech_prep.json")
+    variants = {
+        "careful script (soundfile int16 + soxr + webrtcvad)": lambda out: _child(SCRIPT, [str(src), out, "careful"]),
+        "usual script (float64)": lambda out: _child(SCRIPT, [str(src), out, "usual"]),
+        "remotemedia run_file, native": lambda out: _child(REMOTEMEDIA, [str(src), out, manifest], "native"),
+        "remotemedia run_file, numpy": lambda out: _child(REMOTEMEDIA, [str(src), out, manifest], "python"),
+    }
+    results = {name: [] for name in variants}
+    for r in range(ROUNDS):
+        order = list(variants) if r % 2 == 0 else list(variants)[::-1]
+        for name in order:
+            results[name].append(variants[name](str(tmp_path / f"out_{r}_{len(results[name])}_{hash(name)}")))
+    base = list(variants)[0]
+    lines, info = [], {}
+    for name, runs in results.items():
+        wall = statistics.median(x["wall_s"] for x in runs)
+        rss = max(x["maxrss_kb"] for x in runs) / 1024
+        ratio = statistics.median(x["wall_s"] / b["wall_s"] for x, b in zip(runs, results[base]))
+        info[name] = {"wall_s": wall, "peak_rss_mb": rss, "ratio": ratio, "segments": runs[0]["segments"]}
+        lines.append(f"  {name:<52} {wall:6.2f} s  ratio {ratio:5.2f}  peak RSS {rss:6.0f} MB  "
+                     f"segments {runs[0]['segments']}")
+    benchmark.extra_info.update(info)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    print(f"\nSpeech chain, {MINUTES} min 48 kHz stereo int16 WAV, median of {ROUNDS} interleaved rounds "
+          "(each run in its own process):\n" + "\n".join(lines))

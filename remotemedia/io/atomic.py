@@ -1,0 +1,107 @@
+"""Atomic file output: write to a temporary file next to the target, then rename.
+
+A reader never sees a partial file under the final name: the data goes to a
+hidden temporary file in the target's folder (same file system, so the rename
+is atomic), is flushed and ``fsync``-ed, renamed over the final name with
+``os.replace``, and the folder is ``fsync``-ed so the rename itself survives a
+crash. An interrupted or failed write removes its temporary file (a killed
+process may leave a ``.<name>.<random>.part`` file behind, never a truncated
+file under the final name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import IO, Any, Optional, Union
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def fsync_dir(directory: PathLike) -> None:
+    """``fsync`` a folder so that a rename inside it is durable (no-op where unsupported)."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(os.fspath(directory), flags)
+    except OSError:  # e.g. Windows cannot open folders
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class AtomicFile:
+    """A temporary file that becomes ``path`` on :meth:`commit`.
+
+    Args:
+        path: the final file name.
+        mode: ``"wb"`` (default) or ``"w"`` (text, UTF-8).
+
+    Use as a context manager (commit on success, abort on an exception) or
+    call :meth:`commit` / :meth:`abort` yourself.
+
+    Attributes:
+        path: the final name (absolute).
+        tmp_path: the temporary file's name.
+        file: the open file object to write to.
+    """
+
+    def __init__(self, path: PathLike, mode: str = "wb") -> None:
+        if mode not in ("wb", "w"):
+            raise ValueError(f"mode: expected 'wb' or 'w', given {mode!r}")
+        self.path = os.path.abspath(os.fspath(path))
+        directory, name = os.path.split(self.path)
+        fd, self.tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
+        try:
+            self.file: IO[Any] = os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}))
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.tmp_path)
+            raise
+        self.done = False
+
+    def commit(self) -> str:
+        """Flushes, fsyncs, renames to the final name and fsyncs the folder; returns the final path."""
+        if self.done:
+            raise ValueError(f"{self.path}: already committed or aborted")
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.tmp_path, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self.done = True
+        fsync_dir(os.path.dirname(self.path))
+        return self.path
+
+    def abort(self) -> None:
+        """Closes and removes the temporary file (the final name is left untouched)."""
+        if self.done:
+            return
+        self.done = True
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp_path)
+
+    def __enter__(self) -> "AtomicFile":
+        return self
+
+    def __exit__(self, exc_type: Optional[type], *exc: Any) -> None:
+        if exc_type is None:
+            if not self.done:
+                self.commit()
+        else:
+            self.abort()
+
+
+def write_atomic(path: PathLike, data: Union[bytes, str]) -> str:
+    """Writes ``data`` (bytes, or text as UTF-8) to ``path`` atomically; returns the final path."""
+    with AtomicFile(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.file.write(data)
+    return f.path

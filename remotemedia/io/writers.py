@@ -1,0 +1,168 @@
+"""Incremental, atomic audio file writers.
+
+:class:`AudioWriter` appends blocks to a temporary file in the target folder
+and makes it the final file on :meth:`AudioWriter.commit` (fsync, rename,
+fsync of the folder; see :mod:`remotemedia.io.atomic`). Until then nothing
+exists under the final name, so an interrupted run never leaves a truncated
+file there.
+
+Containers: WAV with integer PCM (16 or 32 bit) is written by the standard
+library's :mod:`wave` module (the pure install writes WAV); FLAC (16 or 24
+bit) and float WAV need ``soundfile`` (the ``audio`` extra).
+"""
+
+from __future__ import annotations
+
+import os
+import wave
+from typing import Any, Optional
+
+import numpy as np
+
+from remotemedia.audio import as_channels_first
+from remotemedia.errors import AudioFileError, KernelInputError
+from remotemedia.io.atomic import AtomicFile
+from remotemedia.io.readers import import_soundfile
+
+_CONTAINERS = {".wav": "wav", ".wave": "wav", ".flac": "flac"}
+_DTYPES = {"i16": np.int16, "i32": np.int32, "f32": np.float32}
+
+
+def container_of(path: Any, container: Optional[str] = None) -> str:
+    """``"wav"`` or ``"flac"``: ``container`` if given, else from the file suffix."""
+    if container is not None:
+        c = str(container).lower()
+        if c not in ("wav", "flac"):
+            raise KernelInputError("container", "'wav' or 'flac'", repr(container))
+        return c
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in _CONTAINERS:
+        raise AudioFileError(f"cannot tell the container from the suffix {suffix!r} (use .wav or .flac)", path=path)
+    return _CONTAINERS[suffix]
+
+
+class AudioWriter:
+    """Writes an audio file block by block, atomically.
+
+    Args:
+        path: the final file name (its folder must exist).
+        sample_rate: Hz.
+        num_channels: channels of every block.
+        sample_format: ``"i16"`` (default), ``"i32"`` or ``"f32"`` (WAV only);
+            blocks of another dtype are converted with the convert kernel
+            (round half to even, clipped samples counted in ``clipped``).
+            FLAC stores ``"i32"`` as 24 bit (the lowest 8 bits are dropped).
+        container: ``"wav"`` or ``"flac"``; None = from the suffix.
+        impl: implementation of the convert kernel (None = default).
+
+    Attributes:
+        frames_written: frames written so far.
+        clipped: samples clipped by conversions so far.
+    """
+
+    def __init__(self, path: Any, sample_rate: int, num_channels: int, sample_format: str = "i16",
+                 container: Optional[str] = None, *, impl: Optional[str] = None) -> None:
+        from remotemedia.kernels.convert import normalize_format
+
+        self.path = os.path.abspath(os.fspath(path))
+        self.container = container_of(self.path, container)
+        self.sample_format = normalize_format(sample_format)
+        self.sample_rate = int(sample_rate)
+        self.num_channels = int(num_channels)
+        self.impl = impl
+        self.frames_written = 0
+        self.clipped = 0
+        if self.container == "flac" and self.sample_format == "f32":
+            raise KernelInputError("sample_format", "'i16' or 'i32' for FLAC", repr(sample_format))
+        use_wave = self.container == "wav" and self.sample_format != "f32"
+        sf = None if use_wave else import_soundfile(self.path, f"writing {self.container.upper()} "
+                                                    f"({self.sample_format})")
+        if not os.path.isdir(os.path.dirname(self.path)):
+            raise AudioFileError("the output folder does not exist", path=self.path)
+        self._atomic = AtomicFile(self.path, "wb")
+        try:
+            if use_wave:
+                self._wave: Optional[wave.Wave_write] = wave.open(self._atomic.file, "wb")
+                self._wave.setnchannels(self.num_channels)
+                self._wave.setsampwidth(2 if self.sample_format == "i16" else 4)
+                self._wave.setframerate(self.sample_rate)
+                self._sf = None
+            else:
+                subtype = {"i16": "PCM_16", "i32": "PCM_24" if self.container == "flac" else "PCM_32",
+                           "f32": "FLOAT"}[self.sample_format]
+                self._wave = None
+                self._sf = sf.SoundFile(self._atomic.file, "w", samplerate=self.sample_rate,
+                                        channels=self.num_channels, subtype=subtype,
+                                        format=self.container.upper())
+        except BaseException:
+            self._atomic.abort()
+            raise
+
+    def write(self, samples: np.ndarray) -> None:
+        """Appends a block.
+
+        Args:
+            samples: (channels, frames) or (frames,) for mono; int16, int32,
+                float32 or float64.
+        """
+        from remotemedia.kernels.convert import convert_format
+
+        x = as_channels_first(samples, "samples")
+        if x.shape[0] != self.num_channels:
+            raise KernelInputError("samples", f"{self.num_channels} channel(s)", f"shape {samples.shape}")
+        if x.dtype != _DTYPES[self.sample_format]:
+            converted = convert_format(x, self.sample_format, impl=self.impl)
+            x = converted.samples
+            self.clipped += converted.clipped
+        if x.shape[1] == 0:
+            return
+        interleaved = np.ascontiguousarray(x.T)
+        if self._wave is not None:
+            if interleaved.dtype.byteorder == ">":
+                interleaved = interleaved.astype(interleaved.dtype.newbyteorder("<"))
+            self._wave.writeframesraw(memoryview(interleaved).cast("B"))
+        else:
+            assert self._sf is not None
+            self._sf.write(interleaved)
+        self.frames_written += x.shape[1]
+
+    def commit(self) -> str:
+        """Finishes the file (header, fsync, rename); returns the final path."""
+        try:
+            if self._wave is not None:
+                self._wave.close()  # patches the header; does not close the file it was given
+            elif self._sf is not None:
+                self._sf.close()
+        except BaseException:
+            self._atomic.abort()
+            raise
+        return self._atomic.commit()
+
+    def abort(self) -> None:
+        """Drops the temporary file; nothing appears under the final name."""
+        try:
+            if self._wave is not None:
+                self._wave._file = None  # type: ignore[attr-defined]  # no header patching on a dropped file
+            elif self._sf is not None:
+                self._sf.close()
+        except Exception:  # noqa: S110 - the file is being thrown away
+            pass
+        self._atomic.abort()
+
+    def __enter__(self) -> "AudioWriter":
+        return self
+
+    def __exit__(self, exc_type: Optional[type], *exc: Any) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def write_audio(path: Any, samples: np.ndarray, sample_rate: int, sample_format: str = "i16",
+                container: Optional[str] = None, *, impl: Optional[str] = None) -> str:
+    """Writes a whole signal atomically (see :class:`AudioWriter`); returns the final path."""
+    x = as_channels_first(samples, "samples")
+    with AudioWriter(path, sample_rate, x.shape[0], sample_format, container, impl=impl) as w:
+        w.write(x)
+    return w.path
