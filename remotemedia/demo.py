@@ -35,16 +35,9 @@ COMPARE_FILES = 12
 
 
 def demo_manifest_path() -> str:
-    """The speech-preparation manifest the demo runs.
-
-    ``data/pipelines/speech_prep.json`` (the packaged copy of
-    ``examples/pipelines/speech_prep.json``) when present, else the interim
-    manifest ``data/pipelines/speech_prep_interim.json``.
-    """
-    final = os.path.join(DATA_DIR, "pipelines", "speech_prep.json")
-    if os.path.exists(final):
-        return final
-    return os.path.join(DATA_DIR, "pipelines", "speech_prep_interim.json")
+    """The speech-preparation manifest the demo runs: ``data/pipelines/speech_prep.json``,
+    the packaged copy of ``examples/pipelines/speech_prep.json`` (a test keeps them equal)."""
+    return os.path.join(DATA_DIR, "pipelines", "speech_prep.json")
 
 
 def synth_speech_like(duration_s: float = 10.0, sample_rate: int = 48_000, num_channels: int = 2,

@@ -79,7 +79,7 @@ def test_demo_command(tmp_path):
         assert "native vs numpy on 12 files: same segments: True" in r.stdout
     else:
         assert "native vs numpy: skipped" in r.stdout
-    segments = list((out / "prepared").rglob("segments.jsonl"))
+    segments = list((out / "prepared").rglob("*.segments.jsonl"))  # SegmentWriter: <stem>.segments.jsonl
     assert len(segments) == 30
     assert sum(1 for s in segments if s.read_text().strip()) >= 28  # speech found in (nearly) every file
     try:

@@ -1,10 +1,12 @@
 """Running ONE file through a pipeline: the seam between the batch runner and file I/O.
 
-INTERIM (until issue 7's streaming file sources and sinks land): the input is
-read whole with the stdlib :mod:`wave` module (PCM int16/int32), the pipeline
-runs on ``(samples, sample_rate)``, and the sinks' outputs are written by
-:func:`write_outputs`. Everything here except :func:`process_file` and
-:func:`audio_duration_s` goes away with ``Pipeline.run_file``.
+A file pipeline (one that starts with a chunk source such as
+``AudioFileSource`` or ends in file-writing sinks such as ``SegmentWriter``)
+runs through ``Pipeline.run_file``: the file is streamed in chunks and the
+sinks write into the output folder. Any other pipeline is an item pipeline:
+the input is read whole with the stdlib :mod:`wave` module (PCM int16/int32),
+the pipeline runs on ``(samples, sample_rate)``, and the sinks' outputs are
+written by :func:`write_outputs`.
 
 The batch runner hands :func:`process_file` a private staging folder and
 publishes it atomically afterwards (see :mod:`remotemedia.batch.worker`), so
@@ -35,10 +37,22 @@ def process_file(pipeline: Any, input_path: str, out_dir: str) -> None:
         input_path: a local audio file.
         out_dir: an existing, empty folder that receives every output file.
     """
-    # TODO(issue 7): replace the three lines below with `pipeline.run_file(input_path, out_dir)`.
+    if _writes_files(pipeline):
+        # A file pipeline (e.g. examples/pipelines/speech_prep.json): streamed in
+        # chunks, in bounded memory, its sinks writing into out_dir.
+        pipeline.run_file(input_path, out_dir)
+        return
+    # An item pipeline: the file is read whole and the sinks' outputs written here.
     audio = read_wav(input_path)
     result = pipeline.execute_sync(audio.as_tuple())
     write_outputs(result.outputs, out_dir)
+
+
+def _writes_files(pipeline: Any) -> bool:
+    """True when the pipeline reads its own input file or ends in file-writing sinks."""
+    nodes = {n.id: n for n in pipeline.nodes}
+    sinks = [nodes[n] for n in pipeline.graph.sinks]
+    return pipeline._starts_with_chunk_source() or all(getattr(n, "writes_files", False) for n in sinks)
 
 
 def audio_duration_s(path: str) -> Optional[float]:
