@@ -20,7 +20,7 @@ async def main() -> None:
     # 1. A manifest from disk: checked (types, params, graph) before anything runs.
     math = Pipeline.from_manifest(HERE / "pipelines" / "math_chain.json", enable_metrics=True)
     print("math chain on [1, 2, 3]:", await math.run([1, 2, 3]))          # a list is streamed item by item
-    print("metrics (us per node):", {k: round(v["total_us"]) for k, v in math.get_metrics()["nodes"].items()})
+    print("metrics (us per node):", {k: round(v["wall_us"]) for k, v in math.get_metrics()["nodes"].items()})
 
     # 2. Kernel nodes: int16 audio -> float32 -> int16, native when installed, numpy otherwise.
     audio = Pipeline.from_manifest(HERE / "pipelines" / "format_round_trip.json")

@@ -309,7 +309,7 @@ class Executor:
                 keys = [INPUT_KEY]
             run.inboxes[node_id] = _Inbox(keys)
         semaphore = asyncio.Semaphore(self.max_concurrency)
-        self.hooks.call("before_run", run_id=run.run_id, pipeline_name=pipeline_name)
+        self.hooks.call("before_run", run_id=run.run_id, pipeline_name=pipeline_name, graph=graph, nodes=run.nodes)
         t0 = time.perf_counter_ns()
         error: Optional[BaseException] = None
         tasks = [asyncio.ensure_future(self._node_task(run, node_id, semaphore)) for node_id in graph.by_id]
@@ -399,15 +399,17 @@ class Executor:
         attempt = 1
         hooks = self.hooks
         if hooks.has_node_hooks:
-            hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt)
+            hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt,
+                       item=item)
         t0 = time.perf_counter_ns()
         error: Optional[BaseException] = None
+        result: Any = None
         try:
             if semaphore is not None:
                 async with semaphore:
-                    await self._call_and_emit(run, ctx, item)
+                    result = await self._call_and_emit(run, ctx, item)
             else:
-                await self._call_and_emit(run, ctx, item)
+                result = await self._call_and_emit(run, ctx, item)
         except Exception as exc:
             error = exc
             if isinstance(exc, NodeError) and getattr(exc, "node_id", None) == ctx.node_id:
@@ -416,9 +418,9 @@ class Executor:
         finally:
             if hooks.has_node_hooks:
                 hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                           attempt=attempt, duration_ns=time.perf_counter_ns() - t0, error=error)
+                           attempt=attempt, duration_ns=time.perf_counter_ns() - t0, error=error, result=result)
 
-    async def _call_and_emit(self, run: _Run, ctx: _NodeCtx, item: Any) -> None:
+    async def _call_and_emit(self, run: _Run, ctx: _NodeCtx, item: Any) -> Any:
         process = ctx.node.process
         if item is _NO_ARG:
             args: Tuple[Any, ...] = () if _takes_no_argument(process) else (None,)
@@ -428,7 +430,7 @@ class Executor:
             result = await self.call_blocking(process, *args)
         else:
             result = process(*args)
-        await self._emit_result(run, ctx, result)
+        return await self._emit_result(run, ctx, result)
 
     def _run_node_attempts_blocking(self, run: _Run, ctx: _NodeCtx, batch: List[Any]) -> List[Any]:
         """Calls a sync ``process`` on each item of ``batch`` in a worker thread (the blocking retry seam)."""
@@ -445,17 +447,20 @@ class Executor:
                 except Exception as exc:
                     raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
                 continue
-            hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt)
+            hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt,
+                       item=item)
             t0 = time.perf_counter_ns()
             error: Optional[BaseException] = None
+            result: Any = None
             try:
-                results.append(process(item))
+                result = process(item)
+                results.append(result)
             except Exception as exc:
                 error = exc
                 raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
             finally:
                 hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                           attempt=attempt, duration_ns=time.perf_counter_ns() - t0, error=error)
+                           attempt=attempt, duration_ns=time.perf_counter_ns() - t0, error=error, result=result)
         return results
 
     async def _guarded(self, ctx: _NodeCtx, attempt: int, coro: Awaitable[None]) -> None:
@@ -466,7 +471,8 @@ class Executor:
         except Exception as exc:
             raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
 
-    async def _emit_result(self, run: _Run, ctx: _NodeCtx, result: Any) -> None:
+    async def _emit_result(self, run: _Run, ctx: _NodeCtx, result: Any) -> Any:
+        """Emits ``result`` (awaited, or iterated when it is an async iterator); returns it when it is one value."""
         if inspect.isawaitable(result):
             result = await result
         if hasattr(result, "__anext__"):
@@ -476,8 +482,9 @@ class Executor:
             finally:
                 if hasattr(result, "aclose"):
                     await result.aclose()
-        else:
-            self._emit(run, ctx, result)
+            return None
+        self._emit(run, ctx, result)
+        return result
 
     def _emit(self, run: _Run, ctx: _NodeCtx, out: Any) -> None:
         if out is None:

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence,
 from remotemedia.errors import ConfigurationError, PipelineValidationError
 from remotemedia.executor import SOURCE_MODE, Executor, RunResult, node_type_of
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
-from remotemedia.hooks import TimingHook
+from remotemedia.metrics import ExecutionMetrics, empty_metrics
 
 NodeRef = Union[str, Any]
 
@@ -30,7 +30,9 @@ class Pipeline:
     Args:
         nodes: nodes to add, in order (see :meth:`add_node`).
         name: the pipeline's name (manifest ``metadata.name``).
-        enable_metrics: collect per-node timings, read with :meth:`get_metrics`.
+        enable_metrics: record per-node metrics of every run (an
+            :class:`~remotemedia.metrics.ExecutionMetrics` hook), read with
+            :meth:`get_metrics`.
         connections: explicit connections, as ``(src, dst)`` tuples or dicts
             with ``from``/``to``/``from_port``/``to_port``; ``[]`` means none.
             Without it (and without :meth:`connect`), nodes form a chain.
@@ -57,8 +59,8 @@ class Pipeline:
         self._explicit = False
         self._retry: Dict[str, Dict[str, Any]] = {}
         self._graph: Optional[PipelineGraph] = None
-        self._timing = TimingHook() if enable_metrics else None
-        all_hooks = list(hooks) + ([self._timing] if self._timing is not None else [])
+        self._metrics = ExecutionMetrics(self.name) if enable_metrics else None
+        all_hooks = list(hooks) + ([self._metrics] if self._metrics is not None else [])
         self.executor = Executor(max_workers=max_workers, max_concurrency=max_concurrency, hooks=all_hooks)
         self._active = 0
         self._managed = False
@@ -331,18 +333,30 @@ class Pipeline:
         return shaped or None
 
     # --------------------------------------------------------------- metrics
-    def get_metrics(self) -> Dict[str, Any]:
-        """Per-node timings of every run so far (``enable_metrics=True``).
+    @property
+    def metrics(self) -> Optional[ExecutionMetrics]:
+        """The metrics collector (``enable_metrics=True``), or None."""
+        return self._metrics
 
-        Returns:
-            ``{"pipeline", "enabled", "runs", "failed_runs", "total_run_us",
-            "nodes": {node_id: {"node_type", "calls", "errors", "total_us",
-            "mean_us", "max_us"}}}`` (durations in microseconds).
+    def get_metrics(self, run_id: Optional[int] = None) -> Dict[str, Any]:
+        """The metrics of the latest run (or of ``run_id``), as a JSON-ready dict.
+
+        The layout is documented by ``remotemedia/schemas/metrics.schema.json``
+        (see :mod:`remotemedia.metrics`). Without ``enable_metrics=True`` (or
+        before the first run) the dict has ``"status": "not_run"`` and no nodes.
+
+        Args:
+            run_id: a run's id (``RunResult.run_id``); needed when runs overlap.
         """
-        if self._timing is None:
-            return {"pipeline": self.name, "enabled": False, "runs": 0, "failed_runs": 0, "total_run_us": 0.0,
-                    "nodes": {}}
-        return {"pipeline": self.name, "enabled": True, **self._timing.snapshot()}
+        if self._metrics is None:
+            return empty_metrics(self.name, enabled=False)
+        return self._metrics.get(run_id)
+
+    def to_json(self, path: Any = None, run_id: Optional[int] = None, indent: Optional[int] = None) -> str:
+        """:meth:`get_metrics` as JSON text, also written to ``path`` when given."""
+        from remotemedia.metrics import dump_json
+
+        return dump_json(self.get_metrics(run_id), path, indent=indent)
 
     # ------------------------------------------------------------- manifests
     @classmethod

@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 
+mod alloc;
 mod convert;
 mod gil;
 mod resample;
@@ -63,5 +64,6 @@ fn remotemedia_runtime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     convert::register(m)?;
     resample::register(m)?;
     vad::register(m)?;
+    alloc::register(m)?;
     Ok(())
 }
