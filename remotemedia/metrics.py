@@ -54,7 +54,6 @@ import threading
 import time
 import tracemalloc
 from collections import OrderedDict
-from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -294,8 +293,18 @@ def _impl_of(node: Any) -> str:
     return impl if impl in ("native", "python") else "python"
 
 
+_ISO_SECONDS: Dict[int, str] = {}
+
+
 def _iso(epoch_ns: int) -> str:
-    return datetime.fromtimestamp(epoch_ns / 1e9, timezone.utc).isoformat(timespec="microseconds")
+    """ISO 8601 UTC with microseconds, as ``datetime.isoformat`` writes it (whole seconds cached)."""
+    seconds, ns = divmod(epoch_ns, 1_000_000_000)
+    prefix = _ISO_SECONDS.get(seconds)
+    if prefix is None:
+        if len(_ISO_SECONDS) > 256:
+            _ISO_SECONDS.clear()
+        prefix = _ISO_SECONDS[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{prefix}.{ns // 1000:06d}+00:00"
 
 
 _SIZED = frozenset((np.ndarray, AudioBuffer, tuple, list, dict, bytes, bytearray))
@@ -318,14 +327,15 @@ class ExecutionMetrics:
             False).
         history: finished runs kept for :meth:`get` by run id.
         opentelemetry: emit an OpenTelemetry span per run and per node call
-            when a run ends. None = when ``opentelemetry-api`` is importable.
+            when a run ends: True, False, None (= when ``opentelemetry-api``
+            is importable, from its global tracer provider), or a tracer.
 
     Raises:
         ConfigurationError: an unknown ``memory`` mode, or one that cannot work here.
     """
 
     def __init__(self, pipeline_name: str = "pipeline", *, memory: Union[bool, str] = "auto",
-                 history: int = DEFAULT_HISTORY, opentelemetry: Optional[bool] = None) -> None:
+                 history: int = DEFAULT_HISTORY, opentelemetry: Any = None) -> None:
         self.pipeline_name = pipeline_name
         self._memory = _memory_tracker(memory)
         self._running: Dict[int, _RunState] = {}
@@ -335,10 +345,12 @@ class ExecutionMetrics:
         self._runs = 0
         self._failed_runs = 0
         self._tracer: Any = None
-        if opentelemetry is None or opentelemetry:
+        if opentelemetry is None or opentelemetry is True:
             from remotemedia.trace import otel_tracer
 
-            self._tracer = otel_tracer(required=bool(opentelemetry))
+            self._tracer = otel_tracer(required=opentelemetry is True)
+        elif opentelemetry is not False:
+            self._tracer = opentelemetry  # a tracer object
 
     @property
     def memory_mechanism(self) -> str:

@@ -25,7 +25,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .card b{display:block;font-size:18px}.card span{color:#666;font-size:12px}
 .ok{color:#2a7d2a}.failed{color:#d62728}.not_run,.cancelled{color:#888}
 table{border-collapse:collapse;margin-top:6px;font-variant-numeric:tabular-nums}
-th,td{border-bottom:1px solid #eee;padding:3px 10px;text-align:right;white-space:nowrap}
+th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:right;white-space:nowrap}
 th{background:#f6f6f6;font-weight:600}td.l,th.l{text-align:left}
 .charts{display:flex;gap:24px;flex-wrap:wrap}
 svg text{font:12px system-ui,sans-serif;fill:#222}svg .axis{stroke:#999;stroke-width:1}svg .grid{stroke:#eee}
@@ -145,7 +145,7 @@ def _timeline(run: Dict[str, Any], colors: Dict[str, str]) -> str:
         x = left + tick_us * scale
         out.append(f"<line class=grid x1={x:.1f} y1={top} x2={x:.1f} y2={top + lanes * row_h}></line>"
                    f"<text x={x:.1f} y={top + lanes * row_h + 16} text-anchor=middle class=muted>"
-                   f"{_fmt_ms(tick_us / 1000)}</text>")
+                   f"{_fmt_ms(tick_us / 1000) if tick_us else '0'}</text>")
     for lane in range(lanes):
         y = top + lane * row_h
         out.append(f"<text x={left - 8} y={y + row_h / 2 + 4:.1f} text-anchor=end class=muted>lane {lane + 1}</text>")
@@ -200,7 +200,8 @@ def _hbars(rows: Sequence[Any], colors: Dict[str, str], title: str, fmt: Any) ->
             out.append(f"<path d=\"M{x99:.1f} {cy - 5:.1f}L{x99 + 4:.1f} {cy:.1f}L{x99:.1f} {cy + 5:.1f}"
                        f"L{x99 - 4:.1f} {cy:.1f}Z\" fill=#222></path>")
             end = max(end, p99 / vmax * width)
-        out.append(f"<text x={label_w + end + 8:.1f} y={y + 14} class=muted>{fmt(value)}</text>")
+        text = fmt(value) if p95 is None else f"p50 {fmt(value)}"
+        out.append(f"<text x={label_w + end + 8:.1f} y={y + 14} class=muted>{_e(text)}</text>")
     out.append(f"<line class=axis x1={label_w} y1=26 x2={label_w} y2={height - 6}></line></svg>")
     return "".join(out)
 
@@ -214,11 +215,11 @@ def _node_table(run: Dict[str, Any]) -> str:
             f"<td class=\"l {_e(n['status'])}\">{_e(n['status'])}</td><td>{n['calls']}</td><td>{n['attempts']}</td>"
             f"<td>{'' if n['start_us'] is None else _ms(n['start_us'])}</td><td>{_ms(n['wall_us'])}</td>"
             f"<td>{_ms(n['cpu_us'])}</td><td>{_size(n['input_samples'], n['input_bytes'])}</td>"
-            f"<td>{_size(n['output_samples'], n['output_bytes'])}</td><td>{_bytes(n['python_peak_bytes'])}</td>"
-            f"<td>{_bytes(n['native_peak_bytes'])}</td><td>{_bytes(n['peak_memory_bytes'])}</td></tr>")
+            f"<td>{_size(n['output_samples'], n['output_bytes'])}</td><td>{_bytes(n['peak_memory_bytes'])}</td>"
+            f"<td>{_bytes(n['native_peak_bytes'])}</td></tr>")
     return ("<table><tr><th>#</th><th class=l>node</th><th class=l>type</th><th class=l>impl</th>"
-            "<th class=l>status</th><th>calls</th><th>attempts</th><th>start</th><th>wall</th><th>CPU</th>"
-            "<th>input</th><th>output</th><th>Python peak</th><th>native peak</th><th>peak</th></tr>"
+            "<th class=l>status</th><th>calls</th><th>tries</th><th>start</th><th>wall</th><th>CPU</th>"
+            "<th>input (samples / bytes)</th><th>output</th><th>peak memory</th><th>of which native</th></tr>"
             + "".join(rows) + "</table>")
 
 
@@ -275,4 +276,11 @@ def _size(samples: Optional[int], nbytes: Optional[int]) -> str:
         return "–"
     if samples is None:
         return _bytes(nbytes)
-    return f"{samples:,} samples / {_bytes(nbytes)}"
+    return f"{_count(samples)} / {_bytes(nbytes)}"
+
+
+def _count(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
