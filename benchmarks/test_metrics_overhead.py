@@ -16,8 +16,8 @@ import asyncio
 import json
 
 import pytest
-
 from interleave import interleaved
+
 from remotemedia import _native
 from remotemedia.metrics import ExecutionMetrics
 from remotemedia.nodes.base import PassThroughNode

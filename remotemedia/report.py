@@ -21,7 +21,8 @@ _CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .sub{color:#666;margin-bottom:12px}
-.cards{display:flex;gap:12px;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px}
+.cards{display:flex;gap:12px;flex-wrap:wrap}
+.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px}
 .card b{display:block;font-size:18px}.card span{color:#666;font-size:12px}
 .ok{color:#2a7d2a}.failed{color:#d62728}.not_run,.cancelled{color:#888}
 table{border-collapse:collapse;margin-top:6px;font-variant-numeric:tabular-nums}
@@ -30,7 +31,8 @@ th{background:#f6f6f6;font-weight:600}td.l,th.l{text-align:left}
 .charts{display:flex;gap:24px;flex-wrap:wrap}
 svg text{font:12px system-ui,sans-serif;fill:#222}svg .axis{stroke:#999;stroke-width:1}svg .grid{stroke:#eee}
 svg .lbl{fill:#fff;font-size:11px}svg .muted{fill:#666}
-.legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
+.legend span{display:inline-block;margin-right:14px}
+.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
 """
 
 

@@ -179,7 +179,11 @@ unsafe extern "C" fn np_calloc(_ctx: *mut c_void, nelem: usize, elsize: usize) -
     unsafe { finish((a.calloc.unwrap())(a.ctx, total, 1), size) }
 }
 
-unsafe extern "C" fn np_realloc(ctx: *mut c_void, ptr: *mut c_void, new_size: usize) -> *mut c_void {
+unsafe extern "C" fn np_realloc(
+    ctx: *mut c_void,
+    ptr: *mut c_void,
+    new_size: usize,
+) -> *mut c_void {
     if ptr.is_null() {
         return unsafe { np_malloc(ctx, new_size) };
     }
@@ -209,12 +213,18 @@ unsafe extern "C" fn np_free(_ctx: *mut c_void, ptr: *mut c_void, _size: usize) 
 }
 
 unsafe fn handler_of(capsule: *mut ffi::PyObject) -> *mut DataMemHandler {
-    unsafe { ffi::PyCapsule_GetPointer(capsule, CAPSULE_NAME.as_ptr() as *const c_char) as *mut DataMemHandler }
+    unsafe {
+        ffi::PyCapsule_GetPointer(capsule, CAPSULE_NAME.as_ptr() as *const c_char)
+            as *mut DataMemHandler
+    }
 }
 
 fn name_is(h: &DataMemHandler, name: &[u8]) -> bool {
     h.name.len() > name.len()
-        && h.name[..name.len()].iter().zip(name).all(|(&c, &n)| c as u8 == n)
+        && h.name[..name.len()]
+            .iter()
+            .zip(name)
+            .all(|(&c, &n)| c as u8 == n)
         && h.name[name.len()] == 0
 }
 
@@ -266,7 +276,8 @@ fn numpy_memory_install(py: Python<'_>) -> PyResult<bool> {
         }));
         let ptr = handler as *mut DataMemHandler as *mut c_void;
         // SAFETY: the handler lives forever; the capsule reference is never released.
-        let capsule = unsafe { ffi::PyCapsule_New(ptr, CAPSULE_NAME.as_ptr() as *const c_char, None) };
+        let capsule =
+            unsafe { ffi::PyCapsule_New(ptr, CAPSULE_NAME.as_ptr() as *const c_char, None) };
         (ptr as usize, capsule as usize)
     });
     if capsule == 0 {
