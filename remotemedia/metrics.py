@@ -269,10 +269,12 @@ def _memory_tracker(memory: Union[bool, str]) -> Any:
 
 class _RunState:
     __slots__ = ("run_id", "pipeline", "t0_ns", "wall0_ns", "cpu0_ns", "end_ns", "cpu_ns", "error", "calls", "open",
-                 "graph", "impls", "seq", "memory")
+                 "graph", "impls", "seq", "memory", "cpu_time")
 
-    def __init__(self, run_id: int, pipeline: str, graph: Any, impls: Dict[str, str], memory: str) -> None:
+    def __init__(self, run_id: int, pipeline: str, graph: Any, impls: Dict[str, str], memory: str,
+                 cpu_time: bool) -> None:
         self.run_id = run_id
+        self.cpu_time = cpu_time
         self.pipeline = pipeline
         self.graph = graph
         self.impls = impls
@@ -329,14 +331,18 @@ class ExecutionMetrics:
         opentelemetry: emit an OpenTelemetry span per run and per node call
             when a run ends: True, False, None (= when ``opentelemetry-api``
             is importable, from its global tracer provider), or a tracer.
+        cpu_time: read the thread CPU clock around every call. Reading it is
+            a system call (no vDSO), which costs microseconds on some virtual
+            machines; False reports ``cpu_us`` as null.
 
     Raises:
         ConfigurationError: an unknown ``memory`` mode, or one that cannot work here.
     """
 
     def __init__(self, pipeline_name: str = "pipeline", *, memory: Union[bool, str] = "auto",
-                 history: int = DEFAULT_HISTORY, opentelemetry: Any = None) -> None:
+                 history: int = DEFAULT_HISTORY, opentelemetry: Any = None, cpu_time: bool = True) -> None:
         self.pipeline_name = pipeline_name
+        self.cpu_time = bool(cpu_time)
         self._memory = _memory_tracker(memory)
         self._running: Dict[int, _RunState] = {}
         self._finished: "OrderedDict[int, _RunState]" = OrderedDict()
@@ -362,7 +368,7 @@ class ExecutionMetrics:
                    nodes: Optional[Dict[str, Any]] = None, **future_kwargs: Any) -> None:
         impls = {nid: _impl_of(n) for nid, n in nodes.items()} if nodes else {}
         self._running[run_id] = _RunState(run_id, pipeline_name or self.pipeline_name, graph, impls,
-                                          self.memory_mechanism)
+                                          self.memory_mechanism, self.cpu_time)
 
     def before_node(self, *, run_id: int, node_id: str, node_type: str, attempt: int = 1, item: Any = _MISSING,
                     **future_kwargs: Any) -> None:
@@ -375,14 +381,15 @@ class ExecutionMetrics:
         if self._memory is not None:
             self._memory.enter(call)
         run.open[node_id] = call
-        call[_CPU0] = _thread_ns()
+        if self.cpu_time:
+            call[_CPU0] = _thread_ns()
         call[_START] = _perf_ns()
 
     def after_node(self, *, run_id: int, node_id: str, node_type: str = "", attempt: int = 1, duration_ns: int = 0,
                    error: Optional[BaseException] = None, result: Any = _MISSING, delay_s: Optional[float] = None,
                    **future_kwargs: Any) -> None:
         end_ns = _perf_ns()
-        cpu_ns = _thread_ns()
+        cpu_ns = _thread_ns() if self.cpu_time else 0
         run = self._running.get(run_id)
         if run is None:
             return
@@ -482,6 +489,7 @@ class ExecutionMetrics:
         call_dicts = []
         nodes: Dict[str, Dict[str, Any]] = {}
         impls = run.impls
+        cpu_time = run.cpu_time
         for (seq, node_id, node_type, attempt, start, end, _, cpu, thread, in_size, out_size, status, error, delay,
              py_base, py_peak, nat_base, nat_peak) in calls:
             for lane, lane_end in enumerate(lane_ends):  # the first lane free at this start
@@ -494,7 +502,7 @@ class ExecutionMetrics:
             start_us = (start - t0) / 1000
             end_us = (end - t0) / 1000
             wall_us = (end - start) / 1000
-            cpu_us = cpu / 1000
+            cpu_us = cpu / 1000 if cpu_time else None
             py_peak -= py_base
             nat_peak -= nat_base
             peak = py_peak + nat_peak
@@ -513,7 +521,8 @@ class ExecutionMetrics:
                     "node_type": node_type, "implementation": impl, "status": status, "order": len(nodes),
                     "calls": 0, "attempts": 0, "retries": 0, "errors": 0,
                     "started_at": _iso(wall0 + start - t0), "start_us": start_us,
-                    "end_us": end_us, "wall_us": 0.0, "mean_wall_us": 0.0, "max_wall_us": 0.0, "cpu_us": 0.0,
+                    "end_us": end_us, "wall_us": 0.0, "mean_wall_us": 0.0, "max_wall_us": 0.0,
+                    "cpu_us": 0.0 if cpu_time else None,
                     "peak_memory_bytes": 0, "python_peak_bytes": 0, "native_peak_bytes": 0,
                     "input_samples": None, "input_bytes": None, "output_samples": None, "output_bytes": None,
                 }
@@ -530,7 +539,8 @@ class ExecutionMetrics:
             n["wall_us"] += wall_us
             if wall_us > n["max_wall_us"]:
                 n["max_wall_us"] = wall_us
-            n["cpu_us"] += cpu_us
+            if cpu_time:
+                n["cpu_us"] += cpu_us
             if peak > n["peak_memory_bytes"]:
                 n["peak_memory_bytes"] = peak
             if py_peak > n["python_peak_bytes"]:
@@ -619,7 +629,8 @@ def aggregate(runs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
             e["runs"] += 1
             e["errors"] += n["errors"]
             e["wall_us"].append(n["wall_us"])
-            e["cpu_us"].append(n["cpu_us"])
+            if n["cpu_us"] is not None:
+                e["cpu_us"].append(n["cpu_us"])
             e["peak_memory_bytes"].append(n["peak_memory_bytes"])
     nodes = {}
     for nid, e in per_node.items():

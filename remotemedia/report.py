@@ -159,7 +159,7 @@ def _timeline(run: Dict[str, Any], colors: Dict[str, str]) -> str:
         stroke = f" stroke=\"{_FAILED}\" stroke-width=2" if c["status"] != "ok" else ""
         label = c["node_id"] if c["attempt"] == 1 else f"{c['node_id']} #{c['attempt']}"
         tip = (f"{c['node_id']} ({c['node_type']}, {c['implementation']}) attempt {c['attempt']}: {c['status']}\n"
-               f"start {_ms(c['start_us'])}, wall {_ms(c['wall_us'])}, CPU {_ms(c['cpu_us'])}\n"
+               f"start {_ms(c['start_us'])}, wall {_ms(c['wall_us'])}, CPU {_ms_or_dash(c['cpu_us'])}\n"
                f"in {_size(c['input_samples'], c['input_bytes'])}, out {_size(c['output_samples'], c['output_bytes'])}"
                f"\npeak memory {_bytes(c['peak_memory_bytes'])}" + (f"\n{c['error']}" if c["error"] else ""))
         out.append(f"<g><title>{_e(tip)}</title><rect x={x:.1f} y={y} width={w:.1f} height={row_h - 6} rx=2 "
@@ -216,7 +216,7 @@ def _node_table(run: Dict[str, Any]) -> str:
             f"<td class=l>{_e(n['node_type'])}</td><td class=l>{_e(n['implementation'])}</td>"
             f"<td class=\"l {_e(n['status'])}\">{_e(n['status'])}</td><td>{n['calls']}</td><td>{n['attempts']}</td>"
             f"<td>{'' if n['start_us'] is None else _ms(n['start_us'])}</td><td>{_ms(n['wall_us'])}</td>"
-            f"<td>{_ms(n['cpu_us'])}</td><td>{_size(n['input_samples'], n['input_bytes'])}</td>"
+            f"<td>{_ms_or_dash(n['cpu_us'])}</td><td>{_size(n['input_samples'], n['input_bytes'])}</td>"
             f"<td>{_size(n['output_samples'], n['output_bytes'])}</td><td>{_bytes(n['peak_memory_bytes'])}</td>"
             f"<td>{_bytes(n['native_peak_bytes'])}</td></tr>")
     return ("<table><tr><th>#</th><th class=l>node</th><th class=l>type</th><th class=l>impl</th>"
@@ -260,6 +260,10 @@ def _fmt_ms(ms: float) -> str:
 
 def _ms(us: float) -> str:
     return _fmt_ms(us / 1000)
+
+
+def _ms_or_dash(us: Optional[float]) -> str:
+    return "–" if us is None else _ms(us)
 
 
 def _fmt_mb(mb: float) -> str:
