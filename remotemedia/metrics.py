@@ -330,7 +330,8 @@ class ExecutionMetrics:
         history: finished runs kept for :meth:`get` by run id.
         opentelemetry: emit an OpenTelemetry span per run and per node call
             when a run ends: True, False, None (= when ``opentelemetry-api``
-            is importable, from its global tracer provider), or a tracer.
+            is importable and a tracer provider is configured; spans go to
+            the global provider), or a tracer.
         cpu_time: read the thread CPU clock around every call. Reading it is
             a system call (no vDSO), which costs microseconds on some virtual
             machines; False reports ``cpu_us`` as null.
@@ -351,6 +352,7 @@ class ExecutionMetrics:
         self._runs = 0
         self._failed_runs = 0
         self._tracer: Any = None
+        self._otel_auto = opentelemetry is None
         if opentelemetry is None or opentelemetry is True:
             from remotemedia.trace import otel_tracer
 
@@ -433,9 +435,10 @@ class ExecutionMetrics:
             while len(self._finished) > self._history:
                 self._finished.popitem(last=False)
         if self._tracer is not None:
-            from remotemedia.trace import emit_otel_spans
+            from remotemedia.trace import emit_otel_spans, otel_provider_configured
 
-            emit_otel_spans(self._tracer, self._build(run))
+            if not self._otel_auto or otel_provider_configured():  # auto: only when someone collects spans
+                emit_otel_spans(self._tracer, self._build(run))
 
     # -------------------------------------------------------------- export
     @property

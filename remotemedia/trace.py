@@ -97,6 +97,13 @@ def otel_tracer(required: bool = False) -> Optional[Any]:
     return trace.get_tracer("remotemedia")
 
 
+def otel_provider_configured() -> bool:
+    """Whether a real OpenTelemetry tracer provider is set (not the API's default proxy or no-op one)."""
+    from opentelemetry import trace
+
+    return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+
+
 def emit_otel_spans(tracer: Any, metrics: Dict[str, Any]) -> None:
     """Emits one span for the run and a child span per node call, with the recorded times.
 

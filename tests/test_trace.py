@@ -128,3 +128,26 @@ def test_opentelemetry_spans():
         Pipeline([Fail(name="f")], hooks=[metrics]).run_sync(1)
     failed = [s for s in exporter.get_finished_spans() if s.name == "f"]
     assert failed[0].status.status_code is StatusCode.ERROR
+
+
+def test_opentelemetry_auto_mode_uses_the_global_provider():
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from remotemedia.trace import otel_provider_configured
+
+    metrics = ExecutionMetrics(memory=False)  # opentelemetry=None: auto
+    p = Pipeline([MultiplyNode(name="m")], hooks=[metrics])
+    if not otel_provider_configured():
+        p.run_sync(1)  # no provider: nothing emitted, nothing fails
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)  # once per process (the API refuses a second one)
+    else:
+        pytest.skip("a global tracer provider was set elsewhere in this process")
+    p.run_sync(2)
+    assert sorted(s.name for s in exporter.get_finished_spans()) == ["m", "pipeline pipeline"]
