@@ -130,6 +130,15 @@ def _sum_sizes(values: Iterable[Any]) -> _Size:
 
 
 # -------------------------------------------------------------------- memory
+def _remove(active: List[list], call: list) -> bool:
+    """Removes ``call`` (by identity: records of different calls may compare equal)."""
+    for i, c in enumerate(active):
+        if c is call:
+            del active[i]
+            return True
+    return False
+
+
 #: Whether the counting numpy handler is installed in this context; numpy's own
 #: handler variable is a context variable too, so both follow the same scopes.
 _counting_installed: "contextvars.ContextVar[bool]" = contextvars.ContextVar("remotemedia_numpy_counting",
@@ -173,15 +182,18 @@ class _CountingTracker:
 
     def exit(self, call: list) -> None:
         with self._lock:
-            if call not in self._active:
+            if not _remove(self._active, call):
                 return
             _, np_peak, _, nat_peak = self._reset()
+            if np_peak > call[_PY_PEAK]:
+                call[_PY_PEAK] = np_peak
+            if nat_peak > call[_NAT_PEAK]:
+                call[_NAT_PEAK] = nat_peak
             for c in self._active:
                 if np_peak > c[_PY_PEAK]:
                     c[_PY_PEAK] = np_peak
                 if nat_peak > c[_NAT_PEAK]:
                     c[_NAT_PEAK] = nat_peak
-            self._active.remove(call)
 
 
 class _TracemallocTracker:
@@ -227,16 +239,15 @@ class _TracemallocTracker:
     def exit(self, call: list) -> None:
         with self._lock:
             active = self._active
-            if call not in active:
+            if not _remove(active, call):
                 return
             peak = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else 0
             nat_peak = self._native_reset() if self._native_reset is not None else 0
-            for c in active:
+            for c in (call, *active):
                 if peak > c[_PY_PEAK]:
                     c[_PY_PEAK] = peak
                 if nat_peak > c[_NAT_PEAK]:
                     c[_NAT_PEAK] = nat_peak
-            active.remove(call)
             if not active and self._started:
                 tracemalloc.stop()
                 self._started = False
