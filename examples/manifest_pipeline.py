@@ -23,7 +23,7 @@ async def main(out: pathlib.Path) -> dict:
     math = Pipeline.from_manifest(HERE / "pipelines" / "math_chain.json", enable_metrics=True)
     chain = await math.run([1, 2, 3])  # a list is streamed item by item
     print("math chain on [1, 2, 3]:", chain)
-    print("metrics (us per node):", {k: round(v["total_us"]) for k, v in math.get_metrics()["nodes"].items()})
+    print("metrics (us per node):", {k: round(v["wall_us"]) for k, v in math.get_metrics()["nodes"].items()})
 
     # 2. Kernel nodes: int16 audio -> float32 -> int16, native when installed, numpy otherwise.
     audio = Pipeline.from_manifest(HERE / "pipelines" / "format_round_trip.json")

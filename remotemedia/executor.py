@@ -372,7 +372,7 @@ class Executor:
                 keys = [INPUT_KEY]
             run.inboxes[node_id] = _Inbox(keys)
         semaphore = asyncio.Semaphore(self.max_concurrency)
-        self.hooks.call("before_run", run_id=run.run_id, pipeline_name=pipeline_name)
+        self.hooks.call("before_run", run_id=run.run_id, pipeline_name=pipeline_name, graph=graph, nodes=run.nodes)
         t0 = time.perf_counter_ns()
         error: Optional[BaseException] = None
         tasks = [asyncio.ensure_future(self._node_task(run, node_id, semaphore)) for node_id in graph.by_id]
@@ -486,13 +486,15 @@ class Executor:
         return decision.delay_s if decision.retry else None
 
     def _finish_attempt(self, run: _Run, ctx: _NodeCtx, history: List[AttemptRecord], attempt: int,
-                        error: Optional[BaseException], delay_s: Optional[float], t0: int, ran: bool = True) -> None:
+                        error: Optional[BaseException], delay_s: Optional[float], t0: int, ran: bool = True,
+                        result: Any = None) -> None:
         duration_ns = time.perf_counter_ns() - t0
         if error is not None or attempt > 1:
             history.append(AttemptRecord(ctx.node_id, ctx.node_type, attempt, error, delay_s, ran, duration_ns))
         if self.hooks.has_node_hooks:
             self.hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                            attempt=attempt, duration_ns=duration_ns, error=error, delay_s=delay_s, ran=ran)
+                            attempt=attempt, duration_ns=duration_ns, error=error, delay_s=delay_s, ran=ran,
+                            result=result)
 
     def _failure(self, ctx: _NodeCtx, attempt: int, history: List[AttemptRecord], item: Any,
                  exc: BaseException) -> NodeExecutionError:
@@ -503,7 +505,7 @@ class Executor:
         """Records an attempt a breaker refused (the node did not run) and returns the final error."""
         if self.hooks.has_node_hooks:
             self.hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                            attempt=attempt)
+                            attempt=attempt, item=item)
         self._finish_attempt(run, ctx, history, attempt, exc, None, time.perf_counter_ns(), ran=False)
         return self._failure(ctx, attempt, history, item, exc)
 
@@ -523,15 +525,15 @@ class Executor:
                     raise self._refused(run, ctx, history, attempt, item, exc) from exc
             if hooks.has_node_hooks:
                 hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                           attempt=attempt)
+                           attempt=attempt, item=item)
             t0 = time.perf_counter_ns()
             emitted = [0]
             try:
                 if semaphore is not None:
                     async with semaphore:
-                        await self._call_and_emit(run, ctx, item, emitted)
+                        result = await self._call_and_emit(run, ctx, item, emitted)
                 else:
-                    await self._call_and_emit(run, ctx, item, emitted)
+                    result = await self._call_and_emit(run, ctx, item, emitted)
             except Exception as exc:
                 if breaker is not None:
                     breaker.on_failure(exc)
@@ -547,10 +549,10 @@ class Executor:
                 raise
             if breaker is not None:
                 breaker.on_success()
-            self._finish_attempt(run, ctx, history, attempt, None, None, t0)
+            self._finish_attempt(run, ctx, history, attempt, None, None, t0, result=result)
             return
 
-    async def _call_and_emit(self, run: _Run, ctx: _NodeCtx, item: Any, emitted: List[int]) -> None:
+    async def _call_and_emit(self, run: _Run, ctx: _NodeCtx, item: Any, emitted: List[int]) -> Any:
         process = ctx.node.process
         if item is _NO_ARG:
             args: Tuple[Any, ...] = () if _takes_no_argument(process) else (None,)
@@ -560,7 +562,7 @@ class Executor:
             result = await self.call_blocking(process, *args)
         else:
             result = process(*args)
-        await self._emit_result(run, ctx, result, emitted)
+        return await self._emit_result(run, ctx, result, emitted)
 
     def _run_node_attempts_blocking(self, run: _Run, ctx: _NodeCtx, batch: List[Any], first_attempt: int = 1,
                                     first_history: Optional[List[AttemptRecord]] = None,
@@ -616,10 +618,11 @@ class Executor:
                     raise self._refused(run, ctx, history, attempt, item, exc) from exc
             if has_hooks:
                 hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                           attempt=attempt)
+                           attempt=attempt, item=item)
             t0 = time.perf_counter_ns()
             try:
-                results.append(process(item))
+                result = process(item)
+                results.append(result)
             except Exception as exc:
                 return results, self._blocking_failure(run, ctx, index, item, attempt, history, exc, breaker, t0)
             except BaseException:
@@ -629,7 +632,7 @@ class Executor:
             if breaker is not None and (breaker.fail_counter or breaker.state_unchecked != CLOSED):
                 breaker.on_success()
             if has_hooks or attempt > 1:
-                self._finish_attempt(run, ctx, history, attempt, None, None, t0)
+                self._finish_attempt(run, ctx, history, attempt, None, None, t0, result=result)
         return results, None
 
     def _blocking_failure(self, run: _Run, ctx: _NodeCtx, index: int, item: Any, attempt: int,
@@ -652,7 +655,8 @@ class Executor:
         except Exception as exc:
             raise _node_error(ctx.node_id, ctx.node_type, attempt, exc) from exc
 
-    async def _emit_result(self, run: _Run, ctx: _NodeCtx, result: Any, emitted: Optional[List[int]] = None) -> None:
+    async def _emit_result(self, run: _Run, ctx: _NodeCtx, result: Any, emitted: Optional[List[int]] = None) -> Any:
+        """Emits ``result`` (awaited, or iterated when it is an async iterator); returns it when it is one value."""
         if inspect.isawaitable(result):
             result = await result
         if hasattr(result, "__anext__"):
@@ -665,8 +669,9 @@ class Executor:
             finally:
                 if hasattr(result, "aclose"):
                     await result.aclose()
-        else:
-            self._emit(run, ctx, result)
+            return None
+        self._emit(run, ctx, result)
+        return result
 
     def _emit(self, run: _Run, ctx: _NodeCtx, out: Any) -> None:
         if out is None:

@@ -4,10 +4,16 @@ A hook is any object with some of these methods; each takes keyword-only
 arguments plus ``**future_kwargs``, so new context can be passed later without
 breaking existing hooks (the Hamilton convention)::
 
-    before_run(*, run_id, pipeline_name, **future_kwargs)
+    before_run(*, run_id, pipeline_name, graph, nodes, **future_kwargs)
     after_run(*, run_id, pipeline_name, duration_ns, error, **future_kwargs)
-    before_node(*, run_id, node_id, node_type, attempt, **future_kwargs)
-    after_node(*, run_id, node_id, node_type, attempt, duration_ns, error, delay_s, ran, **future_kwargs)
+    before_node(*, run_id, node_id, node_type, attempt, item, **future_kwargs)
+    after_node(*, run_id, node_id, node_type, attempt, duration_ns, error, delay_s, ran, result, **future_kwargs)
+
+``graph`` is the :class:`~remotemedia.graph.PipelineGraph` being run and
+``nodes`` maps node id to node instance. ``item`` is the input of the call
+(a dict keyed by input for fan-in; an async iterator for a streaming node),
+``result`` what ``process`` returned (None for an async generator or on
+error).
 
 ``before_node``/``after_node`` surround every attempt of one ``process`` call:
 ``attempt`` counts from 1, ``delay_s`` is the wait before the next attempt

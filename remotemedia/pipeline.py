@@ -21,6 +21,7 @@ from remotemedia.errors import ConfigurationError, NodeExecutionError, PipelineV
 from remotemedia.executor import SOURCE_MODE, Executor, RunResult, node_type_of
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
 from remotemedia.hooks import TimingHook
+from remotemedia.metrics import ExecutionMetrics, empty_metrics
 from remotemedia.reliability import CircuitBreakerRegistry, RetryPolicy
 
 NodeRef = Union[str, Any]
@@ -32,7 +33,9 @@ class Pipeline:
     Args:
         nodes: nodes to add, in order (see :meth:`add_node`).
         name: the pipeline's name (manifest ``metadata.name``).
-        enable_metrics: collect per-node timings, read with :meth:`get_metrics`.
+        enable_metrics: record per-node metrics of every run (an
+            :class:`~remotemedia.metrics.ExecutionMetrics` hook), read with
+            :meth:`get_metrics`.
         connections: explicit connections, as ``(src, dst)`` tuples or dicts
             with ``from``/``to``/``from_port``/``to_port``; ``[]`` means none.
             Without it (and without :meth:`connect`), nodes form a chain.
@@ -72,8 +75,10 @@ class Pipeline:
         self._explicit = False
         self._retry: Dict[str, Any] = {}
         self._graph: Optional[PipelineGraph] = None
+        self._metrics = ExecutionMetrics(self.name) if enable_metrics else None
+        # Retry attempts (failed ones, and the success of a retried call), reported with the metrics.
         self._timing = TimingHook() if enable_metrics else None
-        all_hooks = list(hooks) + ([self._timing] if self._timing is not None else [])
+        all_hooks = list(hooks) + [h for h in (self._metrics, self._timing) if h is not None]
         if circuit_breakers is True:
             circuit_breakers = CircuitBreakerRegistry()
         elif circuit_breakers is False:
@@ -507,22 +512,49 @@ class Pipeline:
         return shaped or None
 
     # --------------------------------------------------------------- metrics
-    def get_metrics(self) -> Dict[str, Any]:
-        """Per-node timings of every run so far (``enable_metrics=True``).
+    @property
+    def metrics(self) -> Optional[ExecutionMetrics]:
+        """The metrics collector (``enable_metrics=True``), or None."""
+        return self._metrics
 
-        Returns:
-            ``{"pipeline", "enabled", "runs", "failed_runs", "total_run_us",
-            "nodes": {node_id: {"node_type", "calls", "errors", "total_us",
-            "mean_us", "max_us"}}, "attempts": [...]}`` (durations in
-            microseconds). ``attempts`` lists every failed attempt and the
-            successful attempt of every retried call: ``{"run_id", "node_id",
-            "node_type", "attempt", "error", "delay_s", "ran"}`` (``delay_s``
-            = the wait before the next attempt, None when none followed).
+    def get_metrics(self, run_id: Optional[int] = None) -> Dict[str, Any]:
+        """The metrics of the latest run (or of ``run_id``), as a JSON-ready dict.
+
+        The layout is documented by ``remotemedia/schemas/metrics.schema.json``
+        (see :mod:`remotemedia.metrics`). Without ``enable_metrics=True`` (or
+        before the first run) the dict has ``"status": "not_run"`` and no nodes.
+        ``attempts`` lists the run's failed attempts and the successful attempt
+        of every retried call: ``{"run_id", "node_id", "node_type", "attempt",
+        "error", "delay_s", "ran"}`` (``delay_s`` = the wait before the next
+        attempt, None when none followed; ``ran`` False = a circuit breaker
+        refused the call).
+
+        Args:
+            run_id: a run's id (``RunResult.run_id``); needed when runs overlap.
         """
-        if self._timing is None:
-            return {"pipeline": self.name, "enabled": False, "runs": 0, "failed_runs": 0, "total_run_us": 0.0,
-                    "nodes": {}, "attempts": []}
-        return {"pipeline": self.name, "enabled": True, **self._timing.snapshot()}
+        if self._metrics is None:
+            return {**empty_metrics(self.name, enabled=False), "attempts": []}
+        record = self._metrics.get(run_id)
+        attempts = self._timing.snapshot()["attempts"] if self._timing is not None else []
+        wanted = record.get("run_id")
+        if wanted is None and attempts:  # no finished run yet (an error raised mid-stream): the newest run's
+            wanted = attempts[-1]["run_id"]
+        record["attempts"] = [a for a in attempts if a["run_id"] == wanted]
+        return record
+
+    def attempt_log(self) -> List[Dict[str, Any]]:
+        """Retry attempts of every run of this pipeline (the newest 10,000), oldest first.
+
+        Each entry is shaped like :meth:`get_metrics`'s ``attempts``; empty
+        without ``enable_metrics=True``.
+        """
+        return self._timing.snapshot()["attempts"] if self._timing is not None else []
+
+    def to_json(self, path: Any = None, run_id: Optional[int] = None, indent: Optional[int] = None) -> str:
+        """:meth:`get_metrics` as JSON text, also written to ``path`` when given."""
+        from remotemedia.metrics import dump_json
+
+        return dump_json(self.get_metrics(run_id), path, indent=indent)
 
     # ------------------------------------------------------------- manifests
     @classmethod

@@ -98,3 +98,11 @@ def test_wrappers_with_extreme_arrays(channels, frames, value, pair):
 def test_raw_resampler_refuses_hostile_channel_counts(channels):
     with pytest.raises(ValueError, match="channels: expected 1 to 4096"):
         rt.ResampleStream(48000, 16000, 768, "blackman_harris2", channels)
+
+
+@pytest.mark.parametrize("rates", [(1, 10**12), (8000, 10**9), (0, 16000), (48000, 7999)])
+def test_raw_resampler_refuses_rates_that_would_size_a_huge_output(rates):
+    """Found by the fuzz test above: an absurd rate ratio sized the output array (an OOM kill)."""
+    x = np.zeros((1, 500), np.float32)
+    with pytest.raises(ValueError, match="rates: expected 8000 to 192000 Hz"):
+        rt.resample_f32(x, *rates, 768, "blackman_harris2")

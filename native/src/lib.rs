@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 
+mod alloc;
 mod convert;
 mod gil;
 mod normalize;
@@ -65,5 +66,6 @@ fn remotemedia_runtime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     normalize::register(m)?;
     resample::register(m)?;
     vad::register(m)?;
+    alloc::register(m)?;
     Ok(())
 }

@@ -111,6 +111,9 @@ struct Engine {
 
 /// The most channels one resampler takes (the Python wrapper has the same bound).
 const MAX_CHANNELS: usize = 4096;
+/// Sample rates the engine takes, in Hz (the Python wrapper has the same bounds).
+const MIN_RATE: usize = 8_000;
+const MAX_RATE: usize = 192_000;
 
 impl Engine {
     fn new(
@@ -121,9 +124,11 @@ impl Engine {
         channels: usize,
     ) -> PyResult<Self> {
         let window = window_from_name(window)?;
-        if in_rate == 0 || out_rate == 0 {
+        if !(MIN_RATE..=MAX_RATE).contains(&in_rate) || !(MIN_RATE..=MAX_RATE).contains(&out_rate) {
+            // The Python wrapper has the same bounds; here they keep a hostile
+            // call from sizing an output array by an absurd rate ratio.
             return Err(PyValueError::new_err(format!(
-                "rates: expected positive sample rates, given {in_rate} -> {out_rate}"
+                "rates: expected {MIN_RATE} to {MAX_RATE} Hz, given {in_rate} -> {out_rate}"
             )));
         }
         if channels == 0 || channels > MAX_CHANNELS {

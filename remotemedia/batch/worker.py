@@ -129,7 +129,7 @@ def _attempt(task: Dict[str, Any]) -> Dict[str, Any]:
     metrics = metrics.to_dict() if hasattr(metrics, "to_dict") else metrics
     node_us = {}
     try:
-        node_us = {nid: float(d["total_us"]) for nid, d in metrics["nodes"].items()}
+        node_us = {nid: float(d["wall_us"] if "wall_us" in d else d["total_us"]) for nid, d in metrics["nodes"].items()}
     except (KeyError, TypeError, AttributeError, ValueError):
         pass
     impls = {n.id: n.impl for n in pipeline.nodes if hasattr(n, "impl")}
