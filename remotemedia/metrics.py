@@ -726,6 +726,9 @@ def _write_atomic(path: Any, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(os.fspath(path)))
     fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
     try:
+        from remotemedia.io.atomic import plain_mode
+
+        os.fchmod(fd, plain_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)

@@ -616,6 +616,9 @@ class Pipeline:
         directory = os.path.dirname(os.path.abspath(os.fspath(path)))
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         try:
+            from remotemedia.io.atomic import plain_mode
+
+            os.fchmod(fd, plain_mode())
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.replace(tmp, path)

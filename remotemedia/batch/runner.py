@@ -27,7 +27,7 @@ def load_batch_manifest(manifest_or_pipeline: Any) -> Dict[str, Any]:
 
 def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_dir: str,
               executor: ExecutorSpec = None, *, workers: Optional[int] = None, resume: bool = False,
-              fail_fast: bool = False, impl: Optional[str] = None, progress: Optional[Progress] = None,
+              fail_fast: bool = False, impl: Optional[str] = None, progress: Union[Progress, bool, None] = None,
               max_attempts: int = 3, retry_delay_s: float = 0.1, timeout_s: float = 60.0,
               extensions: Sequence[str] = AUDIO_EXTENSIONS, plugins: Sequence[str] = ()) -> BatchReport:
     """Runs a pipeline over many files.
@@ -55,7 +55,8 @@ def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_
         impl: ``"auto"``/None, ``"native"`` or ``"python"``: sets every kernel
             node's ``runtime_hint`` (``REMOTEMEDIA_IMPL`` for this batch only).
         progress: a :class:`~remotemedia.batch.report.Progress` (see
-            :func:`~remotemedia.batch.report.make_progress`); None = silent.
+            :func:`~remotemedia.batch.report.make_progress`); True = a bar on
+            stderr when it is a terminal; None or False = silent.
         max_attempts: attempts per input when the failure is transient (I/O,
             timeouts, HTTP 5xx); other failures are final at once.
         retry_delay_s: delay before the first retry (doubles each retry).
@@ -103,7 +104,12 @@ def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_
 
     pool, owned, label, n_workers, client = _make_executor(executor, workers)
     report.executor, report.workers = label, n_workers
-    progress = progress if progress is not None else Progress()
+    if progress is True:
+        from remotemedia.batch.report import make_progress
+
+        progress = make_progress(None)
+    elif progress is None or progress is False:
+        progress = Progress()
     base_task = {"manifest": manifest, "out_root": out_dir, "impl": impl, "max_attempts": max_attempts,
                  "retry_delay_s": retry_delay_s, "timeout_s": timeout_s, "plugins": list(plugins)}
     ledger = Ledger(ledger_path)

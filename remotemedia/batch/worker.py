@@ -241,6 +241,9 @@ class staged_folder:
     def __enter__(self) -> str:
         os.makedirs(self.parent, exist_ok=True)
         self.staging = tempfile.mkdtemp(prefix=f".{self.name}.partial-", dir=self.parent)
+        from remotemedia.io.atomic import plain_mode
+
+        os.chmod(self.staging, plain_mode(directory=True))  # published as is: the user's usual permissions
         return self.staging
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

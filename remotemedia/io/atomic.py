@@ -19,6 +19,30 @@ from typing import IO, Any, Optional, Union
 PathLike = Union[str, "os.PathLike[str]"]
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the platform allows (``/proc``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic (briefly racy) read
+    os.umask(mask)
+    return mask
+
+
+def plain_mode(*, directory: bool = False) -> int:
+    """The permissions ``open()``/``mkdir()`` would give (0o666/0o777 minus the umask).
+
+    ``tempfile.mkstemp``/``mkdtemp`` create 0o600/0o700 entries; outputs
+    published from them get these permissions, so teammates can read them as
+    they could any other file the user writes.
+    """
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
 def fsync_dir(directory: PathLike) -> None:
     """``fsync`` a folder so that a rename inside it is durable (no-op where unsupported)."""
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
@@ -56,6 +80,7 @@ class AtomicFile:
         directory, name = os.path.split(self.path)
         fd, self.tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".part")
         try:
+            os.fchmod(fd, plain_mode())
             self.file: IO[Any] = os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}))
         except BaseException:
             os.close(fd)
