@@ -133,11 +133,20 @@ class WavReader(AudioReader):
             raise AudioFileError(f"unsupported sample width {self._width} bytes", path=self.path)
         self.dtype = np.dtype(np.int16 if self._width <= 2 else np.int32)
         self.frames_read = 0
+        try:
+            check_header(self, bytes_per_frame=self._width * self.num_channels)
+        except AudioFileError:
+            self._wav.close()
+            raise
 
     def read(self, num_frames: int) -> np.ndarray:
         data = self._wav.readframes(int(num_frames))
         w, c = self._width, self.num_channels
         n = len(data) // (w * c)
+        expected = min(int(num_frames), self.num_frames - self.frames_read)
+        if n < expected:  # the data ended before the header said it would
+            raise AudioFileError(f"truncated: the header promises {self.num_frames} frames, the data ends after "
+                                 f"{self.frames_read + n}", path=self.path)
         if w == 2:
             flat = np.frombuffer(data, dtype="<i2", count=n * c)
         elif w == 4:
@@ -183,6 +192,11 @@ class SoundFileReader(AudioReader):
             self.dtype = np.dtype(np.float32)
         self.subtype = subtype
         self.frames_read = 0
+        try:
+            check_header(self, bytes_per_frame=None)
+        except AudioFileError:
+            self._file.close()
+            raise
 
     def read(self, num_frames: int) -> np.ndarray:
         block = self._file.read(int(num_frames), dtype=self.dtype.name, always_2d=True)
@@ -191,6 +205,38 @@ class SoundFileReader(AudioReader):
 
     def close(self) -> None:
         self._file.close()
+
+
+#: Header facts outside these bounds are refused before anything is sized by them.
+MAX_CHANNELS = 1024
+MAX_SAMPLE_RATE = 768_000
+
+
+def check_header(reader: AudioReader, *, bytes_per_frame: Optional[int]) -> None:
+    """Refuses a header whose facts are absurd or that promises more data than the file holds.
+
+    Nothing (a buffer, a frame count) is sized by an untrusted header until it
+    has passed this check.
+
+    Raises:
+        AudioFileError: zero or too many channels, an absurd sample rate, or
+            (when ``bytes_per_frame`` is known) more sample bytes than the file
+            has; or no audio data at all.
+    """
+    if not 1 <= reader.num_channels <= MAX_CHANNELS:
+        raise AudioFileError(f"the header claims {reader.num_channels} channels (expected 1 to {MAX_CHANNELS})",
+                             path=reader.path)
+    if not 1 <= reader.sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioFileError(f"the header claims a sample rate of {reader.sample_rate} Hz (expected 1 to "
+                             f"{MAX_SAMPLE_RATE})", path=reader.path)
+    if reader.num_frames <= 0:
+        raise AudioFileError("no audio data (the file holds 0 frames)", path=reader.path)
+    if bytes_per_frame is not None:
+        claimed = reader.num_frames * bytes_per_frame
+        size = os.path.getsize(reader.path)
+        if claimed > size:
+            raise AudioFileError(f"truncated or lying header: it claims {claimed} bytes of samples, the whole file "
+                                 f"has {size}", path=reader.path)
 
 
 def _is_pcm_wav(path: str) -> bool:
