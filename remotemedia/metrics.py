@@ -196,30 +196,41 @@ class _CountingTracker:
                     c[_NAT_PEAK] = nat_peak
 
 
+_TRACEMALLOC_LOCK = threading.Lock()
+
+
+def _start_tracemalloc_once() -> None:
+    """Starts tracemalloc for the rest of the process (never stopped here; see below)."""
+    with _TRACEMALLOC_LOCK:
+        if not tracemalloc.is_tracing():
+            tracemalloc.start()
+
+
 class _TracemallocTracker:
     """Peaks from tracemalloc (Python objects and numpy buffers), plus the
     native module's Rust allocation counters when it is installed.
 
-    tracemalloc is started when the first call begins and stopped when the
-    last call in flight ends; while on, it slows every allocation of the
-    process (the event loop's too), so this costs far more than
-    :class:`_CountingTracker`. Same folding of peaks over overlapping calls.
+    tracemalloc is started once, when the first tracker is made, and left on
+    for the life of the process: stopping it while another thread allocates
+    (numpy allocates without the GIL) crashed CPython 3.11 here (a segfault
+    in a pure-install batch run). While on, it slows every allocation of the
+    process, so this costs far more than :class:`_CountingTracker`. Same
+    folding of peaks over overlapping calls.
     """
 
     def __init__(self, native_module: Any) -> None:
         self._lock = threading.Lock()
         self._active: List[list] = []
-        self._started = False
         self._native_stats = getattr(native_module, "native_memory_stats", None)
         self._native_reset = getattr(native_module, "native_memory_reset_peak", None)
         self.mechanism = "tracemalloc+native" if self._native_stats is not None else "tracemalloc"
+        _start_tracemalloc_once()
 
     def enter(self, call: list) -> None:
         with self._lock:
             active = self._active
-            if not active and not tracemalloc.is_tracing():
-                tracemalloc.start()
-                self._started = True
+            if not tracemalloc.is_tracing():  # the user stopped it: start again, and keep it on
+                _start_tracemalloc_once()
             cur, peak = tracemalloc.get_traced_memory()
             tracemalloc.reset_peak()
             if self._native_reset is not None:
@@ -248,10 +259,7 @@ class _TracemallocTracker:
                     c[_PY_PEAK] = peak
                 if nat_peak > c[_NAT_PEAK]:
                     c[_NAT_PEAK] = nat_peak
-            if not active and self._started:
-                tracemalloc.stop()
-                self._started = False
-            elif tracemalloc.is_tracing():
+            if tracemalloc.is_tracing():
                 tracemalloc.reset_peak()
 
 

@@ -36,6 +36,9 @@ class Pipeline:
         enable_metrics: record per-node metrics of every run (an
             :class:`~remotemedia.metrics.ExecutionMetrics` hook), read with
             :meth:`get_metrics`.
+        metrics_memory: how peak memory is measured: ``"auto"`` (the native
+            allocation counters, else tracemalloc, which once started stays on
+            for the process), ``"counting"``, ``"tracemalloc"`` or ``"off"``.
         connections: explicit connections, as ``(src, dst)`` tuples or dicts
             with ``from``/``to``/``from_port``/``to_port``; ``[]`` means none.
             Without it (and without :meth:`connect`), nodes form a chain.
@@ -65,7 +68,7 @@ class Pipeline:
     def __init__(self, nodes: Optional[Sequence[Any]] = None, name: Optional[str] = None, enable_metrics: bool = False,
                  *, connections: Optional[Sequence[Any]] = None, max_workers: Optional[int] = None,
                  max_concurrency: Optional[int] = None, hooks: Sequence[Any] = (), keep_results: bool = True,
-                 retry: Any = None, circuit_breakers: Any = True) -> None:
+                 retry: Any = None, circuit_breakers: Any = True, metrics_memory: str = "auto") -> None:
         self.name = name or "pipeline"
         self.metadata: Dict[str, Any] = {}
         self.config: Dict[str, Any] = {}
@@ -75,7 +78,7 @@ class Pipeline:
         self._explicit = False
         self._retry: Dict[str, Any] = {}
         self._graph: Optional[PipelineGraph] = None
-        self._metrics = ExecutionMetrics(self.name) if enable_metrics else None
+        self._metrics = ExecutionMetrics(self.name, memory=metrics_memory) if enable_metrics else None
         # Retry attempts (failed ones, and the success of a retried call), reported with the metrics.
         self._timing = TimingHook() if enable_metrics else None
         all_hooks = list(hooks) + [h for h in (self._metrics, self._timing) if h is not None]

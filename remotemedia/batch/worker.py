@@ -61,10 +61,20 @@ def with_impl(manifest: Dict[str, Any], impl: Optional[str]) -> Dict[str, Any]:
 
 
 def build_pipeline(manifest: Dict[str, Any]) -> Any:
-    """A fresh pipeline from a manifest dict, with per-node timing on."""
+    """A fresh pipeline from a manifest dict, with per-node timing on.
+
+    Peak memory per node is recorded with the native module's allocation
+    counters when they are installed; without them it is not recorded in
+    batch runs, since tracemalloc (the only other way) slows every allocation
+    of the process several-fold (the numpy VAD about 50x) and batch runs are
+    about throughput.
+    """
+    from remotemedia import _native
     from remotemedia.pipeline import Pipeline
 
-    return Pipeline.from_manifest(manifest, enable_metrics=True, keep_results=False)
+    mod = _native.module()
+    memory = "auto" if mod is not None and hasattr(mod, "numpy_memory_install") else "off"
+    return Pipeline.from_manifest(manifest, enable_metrics=True, keep_results=False, metrics_memory=memory)
 
 
 def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
