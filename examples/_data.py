@@ -94,14 +94,14 @@ def write_json(path: Any, data: Any) -> None:
 def make_speech_folder(folder: Any) -> list:
     """Fills ``folder`` with a few WAV files for the batch examples and returns their names.
 
-    The three packaged recordings as they are (8, 16 and 22.05 kHz mono) plus a stereo copy of the
-    16 kHz one (the right channel at 80 %), in a sub-folder. No resampling: the files are the same,
-    byte for byte, whichever implementation runs.
+    Two packaged recordings as they are (8 and 22.05 kHz mono) and a stereo copy of the 16 kHz one
+    (the right channel at 80 %) in a sub-folder. No resampling: the files are the same, byte for
+    byte, whichever implementation runs.
     """
     folder = pathlib.Path(folder)
     (folder / "stereo").mkdir(parents=True, exist_ok=True)
     names = []
-    for name in ("en_f_8k.wav", "en_m_16k.wav", "de_m_22k.wav"):
+    for name in ("en_f_8k.wav", "de_m_22k.wav"):
         audio, sample_rate = read_wav(speech_path(name))
         write_wav(folder / name, audio, sample_rate)
         names.append(name)

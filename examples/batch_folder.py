@@ -26,7 +26,7 @@ MANIFEST = pathlib.Path(__file__).parent / "pipelines" / "speech_prep.json"
 
 out = out_dir(__file__)
 with tempfile.TemporaryDirectory(prefix="remotemedia-batch-in-") as inputs:
-    names = make_speech_folder(inputs)  # 4 WAV files: 8, 16, 22.05 kHz mono and 16 kHz stereo
+    names = make_speech_folder(inputs)  # 3 WAV files: 8 and 22.05 kHz mono, 16 kHz stereo
     print(f"inputs: {', '.join(names)}")
     # Progress: a bar on a terminal (tqdm when installed, else a status line); silent when stderr is
     # not a terminal (as under the example test).
