@@ -89,3 +89,23 @@ def write_json(path: Any, data: Any) -> None:
         raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
     pathlib.Path(path).write_text(json.dumps(data, indent=2, default=plain) + "\n")
+
+
+def make_speech_folder(folder: Any) -> list:
+    """Fills ``folder`` with a few WAV files for the batch examples and returns their names.
+
+    Two packaged recordings as they are (8 and 22.05 kHz mono) and a stereo copy of the 16 kHz one
+    (the right channel at 80 %) in a sub-folder. No resampling: the files are the same, byte for
+    byte, whichever implementation runs.
+    """
+    folder = pathlib.Path(folder)
+    (folder / "stereo").mkdir(parents=True, exist_ok=True)
+    names = []
+    for name in ("en_f_8k.wav", "de_m_22k.wav"):
+        audio, sample_rate = read_wav(speech_path(name))
+        write_wav(folder / name, audio, sample_rate)
+        names.append(name)
+    audio, sample_rate = read_wav(speech_path("en_m_16k.wav"))
+    right = np.round(audio[0] * 0.8).astype(np.int16)
+    write_wav(folder / "stereo" / "en_m_16k_stereo.wav", np.stack([audio[0], right]), sample_rate)
+    return names + ["stereo/en_m_16k_stereo.wav"]

@@ -126,7 +126,8 @@ def test_examples_are_discovered():
     names = {example_id(p) for p in EXAMPLES}
     assert {"minimal_pipeline.py", "branches_manifest.py", "custom_node.py", "vad_segments.py",
             "resampling_presets.py", "format_conversion.py", "manifest_pipeline.py",
-            "legacy/audio_nodes.py"} <= names
+            "speech_prep_file.py", "streaming_long_file.py", "retries_flaky_http.py", "metrics_report.py",
+            "batch_folder.py", "batch_dask.py", "legacy/audio_nodes.py"} <= names
     assert not any(p.name.startswith("_") for p in EXAMPLES)
 
 
