@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from interleave import interleaved
+from targets import check, note, plot_ratios
 
 from remotemedia import _native
 from remotemedia.kernels import convert
@@ -60,3 +61,14 @@ def test_convert_bandwidth(benchmark, n, src, dst):
         for name, v in res.items()
     ]
     print(f"\n{src} -> {dst}, {n:,} samples:\n" + "\n".join(lines))
+    case = f"convert {src}->{dst}, {n // 1_000_000}M"
+    check(benchmark, f"{case}: native, fraction of the np.copyto floor", 100 / res["native"]["ratio"], "%", ">=", 70,
+          source="issue 4")
+    check(benchmark, f"{case}: numpy implementation time / native time",
+          res["numpy implementation"]["ratio"] / res["native"]["ratio"], "x", ">=", 3, source="issue 4 (several times)")
+    note(benchmark, f"{case}: native throughput", moved / res["native"]["median_s"] / 1e9, "GB/s")
+    note(benchmark, f"{case}: plain numpy expression, fraction of the floor",
+         100 / res["plain numpy expression"]["ratio"], "%")
+    plot_ratios(benchmark, case, res, {"native": "native", "numpy": "numpy implementation",
+                                       "outside: plain numpy expression": "plain numpy expression",
+                                       "floor: np.copyto": "np.copyto floor"})
