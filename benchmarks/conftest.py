@@ -57,6 +57,11 @@ def pytest_benchmark_update_machine_info(config, machine_info):  # noqa: ARG001
         "openblas": (f"{unset} in the caller's environment, unset for this run" if unset else
                      "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE not set"),
         "loadavg_start": LOADAVG_START, "loadavg_end": _loadavg(),
-        "json": os.path.relpath(config.getoption("benchmark_json").name, Path(__file__).parents[1])
-        if config.getoption("benchmark_json") else "-",
     }
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):  # noqa: ARG001
+    """Drops the raw per-round timings (``stats.data``, up to 160k numbers per micro-benchmark) so the
+    committed JSON stays small; the summary statistics and ``extra_info`` are kept."""
+    for bench in output_json.get("benchmarks", []):
+        bench.get("stats", {}).pop("data", None)

@@ -51,7 +51,7 @@ def rows(data: Dict[str, Any]) -> List[Dict[str, Any]]:
     return out
 
 
-def markdown(data: Dict[str, Any], command: str, png_name: str) -> str:
+def markdown(data: Dict[str, Any], command: str, png_name: str, json_path: str = "?") -> str:
     """The text of RESULTS.md."""
     m = data.get("machine_info", {})
     rm = m.get("remotemedia", {})
@@ -65,7 +65,7 @@ def markdown(data: Dict[str, Any], command: str, png_name: str) -> str:
         "",
         f"- Command: `{command}`",
         f"- Date: {data.get('datetime', '?')}",
-        f"- JSON: `{rm.get('json', '?')}`",
+        f"- JSON: `{json_path}`",
         f"- Machine: {rm.get('cpu', m.get('cpu', {}).get('brand_raw', '?'))}, {rm.get('cores', '?')} cores "
         f"(shared with other work while this ran)",
         f"- Load average (1/5/15 min) at start: {rm.get('loadavg_start', '?')}; at end: {rm.get('loadavg_end', '?')}",
@@ -162,7 +162,11 @@ def main(argv: List[str]) -> int:
     args = ap.parse_args(argv)
     data = json.loads(args.json.read_text())
     plot(data, args.png)
-    args.md.write_text(markdown(data, args.command, args.png.name))
+    try:
+        json_path = str(args.json.resolve().relative_to(HERE.resolve().parent))
+    except ValueError:
+        json_path = str(args.json)
+    args.md.write_text(markdown(data, args.command, args.png.name, json_path))
     print(f"wrote {args.md} and {args.png} ({args.png.stat().st_size // 1024} KB)")
     return 0
 
