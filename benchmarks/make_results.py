@@ -101,6 +101,9 @@ def markdown(data: Dict[str, Any], command: str, png_name: str, json_path: str =
         "- Aliasing rejection is measured with a full-scale tone above the new Nyquist; near 140-150 dB both native "
         "and soxr are at the float32 arithmetic noise floor, so the native - soxr row then compares rounding noise "
         "more than filters. It is reported as measured.",
+        "- One run is one sample: on this shared machine a ratio within about 20-50% of its threshold (batch "
+        "2 workers / 1, speech chain vs the careful script, metrics overhead, VAD vs wheels) can land on either "
+        "side of it in the next run; rerun `nox -s bench` to see the spread.",
         "- Overheads of a few microseconds to a few hundred (metrics, pipeline runs) are of the same order as the "
         "scheduling noise of a loaded 2-core machine; see the load averages above.",
         "- Peak RSS of the speech chain is each child process's `VmHWM` (`ru_maxrss` is inherited across exec on "
