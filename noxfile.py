@@ -54,11 +54,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The full benchmark suite; writes benchmarks/results/<date>.json."""
+    """The full benchmark suite; writes benchmarks/results/<date>.json, then RESULTS.md and results.png from it."""
     session.install("./native", ".[native,bench]")
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.date.today().isoformat()
-    session.run(
-        "python", "benchmarks/run.py", "--json", str(out / f"{stamp}.json"), *session.posargs,
-    )
+    result = out / f"{stamp}.json"
+    session.run("python", "benchmarks/run.py", "--json", str(result), *session.posargs)
+    command = "nox -s bench" + (" -- " + " ".join(session.posargs) if session.posargs else "")
+    session.run("python", "benchmarks/make_results.py", str(result), "--command", command)

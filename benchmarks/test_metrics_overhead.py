@@ -17,6 +17,7 @@ import json
 
 import pytest
 from interleave import interleaved
+from targets import check, note
 
 from remotemedia import _native
 from remotemedia.metrics import ExecutionMetrics
@@ -65,6 +66,13 @@ def test_metrics_overhead_per_execution_10_nodes(benchmark):
         lines.append(f"  {name:<50} {v['median_s'] * 1e6:8.1f} us/run  ratio {v['ratio']:.3f}  "
                      f"overhead {overhead_us:7.1f} us")
     print("\n10-node chain, one item, per execution (interleaved medians):\n" + "\n".join(lines))
+    auto = next(name for name in res if name.startswith("metrics, memory=auto"))
+    check(benchmark, "metrics overhead per 10-node execution, memory=auto (interleaved, same process)",
+          benchmark.extra_info[auto]["overhead_us"], "us", "<", 100, goal=20, source="issue 6")
+    off = next(name for name in res if name.startswith("metrics, memory=off ("))
+    note(benchmark, "metrics overhead per 10-node execution, memory=off", benchmark.extra_info[off]["overhead_us"],
+         "us", source="issue 6")
+    note(benchmark, "10-node pipeline, one item, no metrics: time per run", base_s * 1e6, "us")
 
 
 def _hooks_only(metrics, run_id):
@@ -89,6 +97,9 @@ def test_hook_cost_alone_10_nodes(benchmark, mode, cpu_time):
     benchmark.pedantic(lambda: _hooks_only(metrics, next(counter)), rounds=2000, iterations=1, warmup_rounds=50)
     median_us = benchmark.stats.stats.median * 1e6
     benchmark.extra_info["median_us_per_execution"] = median_us
+    if mode == "auto" and cpu_time:
+        note(benchmark, "metrics hooks alone (no event loop), 10 nodes, memory=auto, per execution", median_us, "us",
+             source="issue 6")
     print(f"\nhooks alone, 10 nodes, memory={mode} ({metrics.memory_mechanism}), cpu_time={cpu_time}: "
           f"{median_us:.1f} us per execution "
           f"(median; native {'present' if _native.module() else 'absent'})")
@@ -111,6 +122,8 @@ def test_export_json_of_100_node_run(benchmark, run_100):
     floor = interleaved({"dumps only": lambda: json.dumps(d), "get + dumps": lambda: json.dumps(run_100.get())},
                         rounds=9, target_s=0.02)
     benchmark.extra_info["ratio_to_dumps_only"] = floor["get + dumps"]["ratio"]
+    check(benchmark, "metrics export of a 100-node run (get + json.dumps), median", median_ms, "ms", "<", 1,
+          source="issue 6")
     print(f"\nexport (get + json.dumps) of a 100-node run: {median_ms:.3f} ms (target < 1 ms); "
           f"{floor['get + dumps']['ratio']:.2f}x json.dumps of the same dict alone "
           f"({floor['dumps only']['median_s'] * 1e3:.3f} ms)")

@@ -1,5 +1,8 @@
 """Pipeline overhead and parallelism, as ratios measured in the same run.
 
+- A 10-node chain of pass-through nodes, one item: time per ``run()`` minus
+  calling the 10 ``process`` methods directly (the per-run overhead),
+  interleaved.
 - 400 consecutive ``run()`` calls of a 12-node chain over 100 items (the 1.x
   workload): time per run and per node call, and the ratio to calling the 12
   ``process`` methods directly in a Python loop (the floor).
@@ -11,7 +14,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +27,10 @@ from remotemedia.nodes.base import Node, PassThroughNode
 from remotemedia.nodes.simple_math import AddNode, MultiplyNode
 from remotemedia.pipeline import Pipeline
 
+sys.path.insert(0, str(Path(__file__).parent))
+from interleave import interleaved  # noqa: E402
+from targets import note  # noqa: E402
+
 ITEMS = list(range(100))
 
 
@@ -30,6 +39,31 @@ def chain_12() -> Pipeline:
     for i in range(12):
         p.add_node((MultiplyNode(factor=1.0), AddNode(addend=1.0), PassThroughNode())[i % 3])
     return p
+
+
+def test_10_node_run_overhead(benchmark):
+    p = Pipeline([PassThroughNode(name=f"n{i}") for i in range(10)])
+    loop = asyncio.new_event_loop()
+
+    def direct():
+        x = 1
+        for node in p.nodes:
+            x = node.process(x)
+        return x
+
+    try:
+        res = interleaved({"direct process calls": direct,
+                           "pipeline.run(1)": lambda: loop.run_until_complete(p.run(1))}, rounds=21, target_s=0.05)
+        benchmark.pedantic(lambda: loop.run_until_complete(p.run(1)), rounds=200, iterations=1)
+    finally:
+        loop.close()
+    floor_s = res["direct process calls"]["median_s"]
+    overhead_us = (res["pipeline.run(1)"]["ratio"] - 1) * floor_s * 1e6
+    benchmark.extra_info.update(res)
+    note(benchmark, "10-node pipeline overhead per run (one item; run() - direct calls, interleaved)",
+         overhead_us, "us", source="issue 5")
+    print(f"\n10-node chain, one item: run() {res['pipeline.run(1)']['median_s'] * 1e6:.1f} us, direct calls "
+          f"{floor_s * 1e6:.1f} us, overhead {overhead_us:.1f} us per run")
 
 
 def test_400_runs_of_12_node_chain(benchmark):
@@ -53,6 +87,7 @@ def test_400_runs_of_12_node_chain(benchmark):
     calls = 400 * 12 * 100
     benchmark.extra_info.update({"seconds_for_400_runs": best_s, "us_per_node_call": best_s / calls * 1e6,
                                  "ratio_to_direct_loop": best_s / floor_s})
+    note(benchmark, "12-node chain x 100 items: time per node call", best_s / calls * 1e6, "us")
     print(f"\n400 runs x 12 nodes x 100 items: {best_s:.2f} s ({best_s / calls * 1e6:.2f} us per node call); "
           f"direct loop {floor_s:.2f} s; ratio {best_s / floor_s:.1f}")
 

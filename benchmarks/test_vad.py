@@ -2,7 +2,9 @@
 frame), the pure implementation, and webrtcvad-wheels, interleaved.
 
 Targets: native < 5 us/frame for a whole array, < 8 us/frame one call per
-frame; ratio to webrtcvad-wheels < 0.8.
+frame; ratio to webrtcvad-wheels < 0.8; decisions agree with
+webrtcvad-wheels (fresh state, same frames) on 100% of frames, checked in the
+same benchmark.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from interleave import interleaved
+from targets import check, note
 
 from remotemedia import _native
 from remotemedia.kernels import vad
@@ -75,4 +78,29 @@ def test_vad_ratios(benchmark):
         f"  {'python port':<36} {py_us:7.2f} us/frame   ratio to wheels {py_us / wheels_us:.1f} (not interleaved)"
     )
     benchmark.extra_info.update(res)
+    per_frame_us = {name: v["median_s"] / N_FRAMES * 1e6 for name, v in res.items()}
+    check(benchmark, "WebRTC VAD 16 kHz 30 ms: native, whole array (kernel API), per frame",
+          per_frame_us["native, whole array (kernel API)"], "us", "<", 5, source="issue 4")
+    check(benchmark, "WebRTC VAD 16 kHz 30 ms: native, one call per frame, per frame",
+          per_frame_us["native, one call per frame"], "us", "<", 8, source="issue 4")
+    check(benchmark, "WebRTC VAD: native whole array / webrtcvad-wheels (same run)",
+          res["native, whole array (kernel API)"]["ratio"], "x", "<", 0.8, source="issue 4")
+    note(benchmark, "WebRTC VAD: native one call per frame / webrtcvad-wheels",
+         res["native, one call per frame"]["ratio"], "x")
+    note(benchmark, "WebRTC VAD: numpy port, per frame (100 frames, not interleaved)", py_us, "us")
+    benchmark.extra_info.setdefault("plot", []).append(
+        {"kernel": "WebRTC VAD 16 kHz 30 ms", "reference": "native",
+         "ratios": {"native": 1.0, "numpy": py_us / per_frame_us["native, whole array (kernel API)"],
+                    "outside: webrtcvad-wheels": 1 / res["native, whole array (kernel API)"]["ratio"]}})
+    # Correctness, same run: fresh-state decisions, frame by frame.
+    det = webrtcvad.Vad(3)
+    wheels = np.array([det.is_speech(b, RATE) for b in FRAMES_BYTES], dtype=np.uint8)
+    native = vad.webrtc_vad(X, RATE, 3, 30, impl="native").decisions
+    port = vad.webrtc_vad(short, RATE, 3, 30, impl="python").decisions
+    check(benchmark, f"WebRTC VAD: native agreement with webrtcvad-wheels ({N_FRAMES} frames)",
+          float(np.mean(native == wheels) * 100) if native.size == wheels.size else 0.0, "%", ">=", 100,
+          source="issue 4")
+    check(benchmark, "WebRTC VAD: numpy port agreement with webrtcvad-wheels (100 frames)",
+          float(np.mean(port == wheels[:100]) * 100) if port.size == 100 else 0.0, "%", ">=", 100,
+          source="issue 4")
     print("\nWebRTC VAD, 16 kHz, 30 ms frames, mode 3:\n" + "\n".join(lines))

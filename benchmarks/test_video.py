@@ -23,6 +23,7 @@ from typing import Any, AsyncIterator, List, Optional
 import numpy as np
 import pytest
 from interleave import interleaved
+from targets import check, note, plot_ratios
 
 from remotemedia import _native
 from remotemedia.kernels.normalize import coefficients, normalize_frame
@@ -107,6 +108,12 @@ def test_per_frame_pipeline_overhead(benchmark):
         lines.append(f"  {name:<30} {per_frame * 1e6:8.1f} us/frame   overhead {overhead * 1e6:8.1f} us/frame "
                      f"= {overhead / BUDGET_S * 100:5.2f}% of a 30 fps frame")
     benchmark.extra_info.update(res)
+    check(benchmark, "video 4K, 4-node pipeline: overhead per frame, streamed",
+          res["pipeline, streamed"]["overhead_us_per_frame"] / 1e3, "ms", "<", 1, source="issue 12")
+    check(benchmark, "video 4K, 4-node pipeline: overhead per frame, one frame in flight",
+          res["pipeline, one frame in flight"]["overhead_us_per_frame"] / 1e3, "ms", "<", 1, source="issue 12")
+    note(benchmark, "video 4K: overhead per frame, async nodes, one in flight",
+         res["async nodes, one in flight"]["overhead_us_per_frame"] / 1e3, "ms")
     print(f"\n{N_FRAMES} frames {W}x{H} through 4 nodes (3 hops):\n" + "\n".join(lines))
 
 
@@ -152,4 +159,14 @@ def test_normalize_bandwidth(benchmark, height, width):
         lines.append(f"  {name:<28} {v['median_s'] * 1e3:8.2f} ms  {v['GB_per_s']:6.2f} GB/s   "
                      f"{v['fraction_of_copy_bandwidth'] * 100:5.1f}% of copy bandwidth")
     benchmark.extra_info.update(res)
+    size = "4K" if width == 3840 else "VGA"
+    check(benchmark, f"normalise {size} RGB frame: native out=, fraction of copy bandwidth",
+          res["native, out="]["fraction_of_copy_bandwidth"] * 100, "%", ">=", 70, source="issue 12")
+    note(benchmark, f"normalise {size}: careful numpy expression, fraction of copy bandwidth",
+         res["careful numpy expression"]["fraction_of_copy_bandwidth"] * 100, "%")
+    plot_ratios(benchmark, f"normalise {size} frame", res, {
+        "native": "native, out=", "numpy": "numpy implementation, out=",
+        "outside: careful numpy expression": "careful numpy expression",
+        "outside: naive numpy expression": "naive numpy expression",
+        "floor: np.copyto": "np.copyto, same bytes"})
     print(f"\nnormalise {width}x{height} RGB ({moved / 1e6:.0f} MB read + written per frame):\n" + "\n".join(lines))
