@@ -49,7 +49,6 @@ import contextvars
 import itertools
 import json
 import os
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -731,18 +730,7 @@ def load_schema() -> Dict[str, Any]:
 
 
 def _write_atomic(path: Any, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    try:
-        from remotemedia.io.atomic import plain_mode
+    """Temp file in the target folder, fsync, rename (see :mod:`remotemedia.io.atomic`)."""
+    from remotemedia.io.atomic import write_atomic
 
-        os.fchmod(fd, plain_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, text)

@@ -610,25 +610,12 @@ class Pipeline:
         }
 
     def save_manifest(self, path: Any) -> None:
-        """Writes :meth:`to_manifest` as JSON to ``path`` (atomically: temp file, then rename)."""
+        """Writes :meth:`to_manifest` as JSON to ``path`` (atomically: temp file, fsync, rename)."""
         import json
-        import os
-        import tempfile
 
-        text = json.dumps(self.to_manifest(), indent=2) + "\n"
-        directory = os.path.dirname(os.path.abspath(os.fspath(path)))
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        try:
-            from remotemedia.io.atomic import plain_mode
+        from remotemedia.io.atomic import write_atomic
 
-            os.fchmod(fd, plain_mode())
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, json.dumps(self.to_manifest(), indent=2) + "\n")
 
     def to_node_link(self) -> Dict[str, Any]:
         """The pipeline as node-link JSON (``{"directed": true, "nodes": [...], "edges": [...]}``)."""

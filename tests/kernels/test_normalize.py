@@ -192,8 +192,9 @@ def test_parity_on_a_1080p_frame(both_kernels):
 def _peak(fn) -> int:
     import tracemalloc
 
-    tracemalloc.start()
+    tracemalloc.start()  # a no-op when metrics already started it
     try:
+        tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
         fn()
         return tracemalloc.get_traced_memory()[1] - base
