@@ -226,31 +226,11 @@ def test_native_releases_the_gil_for_large_arrays(both_kernels):
     in this thread runs too. Deterministic, no timing: with a 100 s switch
     interval the interpreter never preempts a thread, so this thread can only
     run while the worker blocks or releases the GIL itself."""
-    import sys
-    import threading
+    from gil_probe import ticks_during
 
     _, nat = both_kernels
     x = np.ones(20_000_000, dtype=np.float32)
     nat.convert_format(x[:10], "i16")  # warm up: a first call may import (file I/O releases the GIL)
-    started, done = threading.Event(), threading.Event()
-
-    def work():
-        started.set()
-        nat.convert_format(x, "i16")
-        done.set()
-
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(100.0)
-    try:
-        t = threading.Thread(target=work)
-        t.start()
-        started.wait()
-        ticks = 0
-        while not done.is_set() and ticks < 100_000:
-            ticks += 1
-        done.wait()  # blocks: hands the GIL back so the worker can finish
-        t.join()
-    finally:
-        sys.setswitchinterval(old)
-    # Had the call kept the GIL, the worker would have run to done.set() before this loop began.
+    ticks = ticks_during(lambda: nat.convert_format(x, "i16"))
+    # Had the call kept the GIL, the worker would have run to its end before this thread ran again.
     assert ticks > 0

@@ -228,33 +228,13 @@ def test_a_non_contiguous_frame_is_copied_once_at_most(kernels):
 def test_native_releases_the_gil_for_large_frames(both_kernels):
     """Deterministic, no timing: with a 100 s switch interval this thread runs
     while the worker normalises only if the worker released the GIL."""
-    import sys
-    import threading
+    from gil_probe import ticks_during
 
     _, nat = both_kernels
     frame = np.ones((2160, 3840, 3), dtype=np.uint8)
     out = np.empty((3, 2160, 3840), dtype=np.float32)
     nat.normalize_frame(frame[:4, :4], MEAN, STD)  # warm up
-    started, done = threading.Event(), threading.Event()
-
-    def work():
-        started.set()
-        nat.normalize_frame(frame, MEAN, STD, out=out)
-        done.set()
-
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(100.0)
-    try:
-        t = threading.Thread(target=work)
-        t.start()
-        started.wait()
-        ticks = 0
-        while not done.is_set() and ticks < 100_000:
-            ticks += 1
-        done.wait()
-        t.join()
-    finally:
-        sys.setswitchinterval(old)
+    ticks = ticks_during(lambda: nat.normalize_frame(frame, MEAN, STD, out=out))
     assert ticks > 0
 
 
