@@ -227,6 +227,17 @@ class _Run:
         self.inboxes: Dict[str, _Inbox] = {}
 
 
+
+def port_value(out: Any, edge: Edge, multi_port: bool) -> Any:
+    """What travels along ``edge``: the whole output, or its ``from_port`` entry
+    when the node has several output ports (then the output is a dict keyed by port)."""
+    if edge.from_port is None or not multi_port:
+        return out
+    if not isinstance(out, dict) or edge.from_port not in out:
+        raise ValueError(f"output has no port {edge.from_port!r} (expected a dict keyed by port name, "
+                         f"given {type(out).__name__})")
+    return out[edge.from_port]
+
 class Executor:
     """Runs pipeline graphs on asyncio with bounded concurrency.
 
@@ -685,13 +696,7 @@ class Executor:
                 run.sink_outputs[ctx.node_id].append(out)
             return
         for edge in ctx.out_edges:
-            value = out
-            if edge.from_port is not None and ctx.multi_port:
-                if not isinstance(out, dict) or edge.from_port not in out:
-                    raise ValueError(f"output has no port {edge.from_port!r} (expected a dict keyed by port name, "
-                                     f"given {type(out).__name__})")
-                value = out[edge.from_port]
-            run.inboxes[edge.dst].put(edge.key, (value,))
+            run.inboxes[edge.dst].put(edge.key, (port_value(out, edge, ctx.multi_port),))
 
 
 _NO_ARG = object()

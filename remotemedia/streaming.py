@@ -58,7 +58,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List,
 import numpy as np
 
 from remotemedia.errors import ConfigurationError, NodeError
-from remotemedia.executor import Executor, _node_error, node_type_of
+from remotemedia.executor import Executor, _node_error, node_type_of, port_value
 from remotemedia.graph import Edge, PipelineGraph
 
 #: Chunks each edge holds before its producer waits.
@@ -439,10 +439,4 @@ class ChunkStreamRun:
             await self._sink_queue.put((ctx.node_id, out))
             return
         for edge, q in self._outputs[ctx.node_id]:
-            value = out
-            if edge.from_port is not None and ctx.multi_port:
-                if not isinstance(out, dict) or edge.from_port not in out:
-                    raise ValueError(f"output has no port {edge.from_port!r} (expected a dict keyed by port name, "
-                                     f"given {type(out).__name__})")
-                value = out[edge.from_port]
-            await q.put(value)
+            await q.put(port_value(out, edge, ctx.multi_port))
