@@ -8,10 +8,12 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from remotemedia import Pipeline
 from remotemedia.errors import PipelineValidationError
+from remotemedia.io import write_audio
 from remotemedia.limits import ManifestLimits, check_data, check_text
 from remotemedia.manifest import load_manifest, validate_manifest
 
@@ -54,6 +56,24 @@ def test_os_system_rejected_by_the_cli_validate(tmp_path):
                        timeout=120)
     assert r.returncode == 1
     assert "unknown node type 'os.system'" in r.stderr
+    assert not marker.exists()
+
+
+def test_code_paths_rejected_by_the_cli_run_before_anything_runs(tmp_path, impl):
+    """`remotemedia run` refuses the manifest up front: exit 2, no output folder, no ledger."""
+    marker = tmp_path / "pwned"
+    wav = tmp_path / "in.wav"
+    write_audio(wav, np.zeros((1, 1600), dtype=np.float32), 16000)
+    for i, (node_type, params) in enumerate(code_paths(marker)):
+        path = tmp_path / f"evil{i}.json"
+        path.write_text(json.dumps(manifest(node_type, params)))
+        out = tmp_path / f"out{i}"
+        r = subprocess.run([sys.executable, "-m", "remotemedia", "run", str(path), str(wav), "-o", str(out),
+                            "--impl", impl, "-q"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert f"unknown node type {node_type!r}" in r.stderr
+        assert "Traceback" not in r.stderr
+        assert not out.exists()
     assert not marker.exists()
 
 
