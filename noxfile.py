@@ -36,6 +36,10 @@ def tests(session: nox.Session, impl: str) -> None:
     env = {"REMOTEMEDIA_TEST_EXPECT_IMPL": impl}
     if impl == "native":
         env["REMOTEMEDIA_IMPL"] = "native"
+    if impl == "native":
+        # The kernels' own Rust tests (no Python involved), on the release build just made.
+        with session.chdir("native"):
+            session.run("cargo", "test", "--release", "--quiet", "-p", "remotemedia-kernels", external=True)
     # Tests import the installed package, not the checkout.
     session.run("pytest", *session.posargs, env=env)
 
@@ -47,7 +51,8 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "remotemedia", "tests", "benchmarks", "examples", "noxfile.py")
     with session.chdir("native"):
         session.run("cargo", "fmt", "--check", external=True)
-        session.run("cargo", "clippy", "--release", "--", "-D", "warnings", external=True)
+        session.run("cargo", "clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings",
+                    external=True)
         session.run("python", "-m", "mypy.stubtest", "remotemedia_runtime", "--allowlist", "stubtest-allowlist.txt",
                     env={"MYPYPATH": "."})
 

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod alloc;
 mod convert;
+mod errors;
 mod gil;
 mod normalize;
 mod resample;

@@ -1,0 +1,144 @@
+//! Voice activity detection: WebRTC (libfvad's C code, through the
+//! `webrtc-vad` crate) and the energy detector.
+//!
+//! The Python wrapper (`remotemedia/kernels/vad.py`) handles re-framing, the
+//! 48 kHz sub-framing and flushing; this module runs complete frames.
+
+use std::convert::TryFrom;
+use webrtc_vad::{SampleRate, Vad, VadMode};
+
+use crate::KernelError;
+
+fn mode_of(mode: i32) -> Result<VadMode, KernelError> {
+    Ok(match mode {
+        0 => VadMode::Quality,
+        1 => VadMode::LowBitrate,
+        2 => VadMode::Aggressive,
+        3 => VadMode::VeryAggressive,
+        _ => {
+            return Err(KernelError::invalid(format!(
+                "mode: expected 0, 1, 2 or 3, given {mode}"
+            )))
+        }
+    })
+}
+
+fn rate_of(sample_rate: i32) -> Result<SampleRate, KernelError> {
+    SampleRate::try_from(sample_rate).map_err(|_| {
+        KernelError::invalid(format!(
+            "sample_rate: expected 8000, 16000, 32000 or 48000, given {sample_rate}"
+        ))
+    })
+}
+
+/// One WebRTC VAD state (fresh at construction and after `reset`), whose
+/// filter and model state persist between calls.
+pub struct WebRtcVad {
+    vad: Vad,
+    mode: i32,
+    sample_rate: i32,
+}
+
+// SAFETY: `Vad` holds a raw pointer to libfvad's heap state, which is plain
+// memory with no thread affinity. Every method that touches it takes
+// `&mut self`, so access is exclusive wherever the value lives.
+unsafe impl Send for WebRtcVad {}
+// SAFETY: no `&self` method touches the libfvad state (only the two plain
+// integer fields), so shared references cannot race on it.
+unsafe impl Sync for WebRtcVad {}
+
+impl WebRtcVad {
+    /// `mode` 0 (least aggressive) to 3; `sample_rate` 8000, 16000, 32000 or 48000 Hz.
+    pub fn new(mode: i32, sample_rate: i32) -> Result<Self, KernelError> {
+        let vad = Vad::new_with_rate_and_mode(rate_of(sample_rate)?, mode_of(mode)?);
+        Ok(Self {
+            vad,
+            mode,
+            sample_rate,
+        })
+    }
+
+    pub fn mode(&self) -> i32 {
+        self.mode
+    }
+
+    pub fn sample_rate(&self) -> i32 {
+        self.sample_rate
+    }
+
+    /// The frame lengths this detector takes, in samples (10, 20 and 30 ms).
+    pub fn frame_lengths(&self) -> [usize; 3] {
+        [10usize, 20, 30].map(|ms| ms * self.sample_rate as usize / 1000)
+    }
+
+    /// Back to a fresh state, keeping mode and sample rate (libfvad's reset
+    /// clears both, so they are set again).
+    pub fn reset(&mut self) {
+        self.vad.reset();
+        // Both were accepted at construction, so these cannot fail.
+        if let (Ok(rate), Ok(mode)) = (rate_of(self.sample_rate), mode_of(self.mode)) {
+            self.vad.set_sample_rate(rate);
+            self.vad.set_mode(mode);
+        }
+    }
+
+    /// Decisions (0/1) for `samples.len() / frame_length` consecutive frames
+    /// of `frame_length` int16 samples each.
+    pub fn process_frames(
+        &mut self,
+        samples: &[i16],
+        frame_length: usize,
+    ) -> Result<Vec<u8>, KernelError> {
+        let valid = self.frame_lengths();
+        if !valid.contains(&frame_length) {
+            return Err(KernelError::invalid(format!(
+                "frame_length: expected one of {valid:?} samples at {} Hz, given {frame_length}",
+                self.sample_rate
+            )));
+        }
+        if !samples.len().is_multiple_of(frame_length) {
+            return Err(KernelError::invalid(format!(
+                "samples: expected a multiple of {frame_length} samples, given {}",
+                samples.len()
+            )));
+        }
+        samples
+            .chunks_exact(frame_length)
+            .enumerate()
+            .map(|(i, frame)| match self.vad.is_voice_segment(frame) {
+                Ok(v) => Ok(v as u8),
+                Err(()) => Err(KernelError::invalid(format!(
+                    "libfvad rejected frame {i} (length {frame_length})"
+                ))),
+            })
+            .collect()
+    }
+}
+
+/// Energy VAD: per frame of `frame_length` samples, RMS computed as
+/// sqrt(sequential float64 sum of squares / frame_length); speech when
+/// RMS > threshold. Returns (decisions 0/1, RMS values). A trailing partial
+/// frame is ignored (the wrapper pads or buffers it).
+pub fn energy_vad_frames(
+    samples: &[f32],
+    frame_length: usize,
+    threshold: f64,
+) -> Result<(Vec<u8>, Vec<f64>), KernelError> {
+    if frame_length == 0 {
+        return Err(KernelError::invalid(
+            "frame_length: expected at least 1 sample, given 0",
+        ));
+    }
+    Ok(samples
+        .chunks_exact(frame_length)
+        .map(|frame| {
+            let mut acc = 0.0f64;
+            for &x in frame {
+                let v = x as f64;
+                acc += v * v;
+            }
+            let r = (acc / frame_length as f64).sqrt();
+            ((r > threshold) as u8, r)
+        })
+        .unzip())
+}
