@@ -15,7 +15,10 @@ reuses the build that ``pip install ./native`` already made in the same clone.
 from __future__ import annotations
 
 import datetime
+import os
 import pathlib
+import re
+import shutil
 
 import nox
 
@@ -53,6 +56,7 @@ def lint(session: nox.Session) -> None:
         session.run("cargo", "fmt", "--check", external=True)
         session.run("cargo", "clippy", "--release", "--workspace", "--all-targets", "--", "-D", "warnings",
                     external=True)
+        session.run("cargo", "fmt", "--check", "--manifest-path", "fuzz/Cargo.toml", external=True)
         session.run("python", "-m", "mypy.stubtest", "remotemedia_runtime", "--allowlist", "stubtest-allowlist.txt",
                     env={"MYPYPATH": "."})
 
@@ -68,3 +72,29 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", "--json", str(result), *session.posargs)
     command = "nox -s bench" + (" -- " + " ".join(session.posargs) if session.posargs else "")
     session.run("python", "benchmarks/make_results.py", str(result), "--command", command)
+
+
+@nox.session(venv_backend="none")
+def fuzz(session: nox.Session) -> None:
+    """cargo fuzz on the pure-Rust kernels: each target for FUZZ_SECONDS (default 60) seconds.
+
+    ``nox -s fuzz`` runs every target in ``native/fuzz/Cargo.toml``; ``nox -s fuzz -- vad resample``
+    runs some. Installs cargo-fuzz when it is missing. libFuzzer needs nightly compiler flags
+    (``-Zsanitizer=address``), allowed on the stable toolchain by ``RUSTC_BOOTSTRAP=1``. A crash
+    leaves its input in ``native/fuzz/artifacts/<target>/``. Not part of CI (see native/fuzz/README.md).
+    """
+    fuzz_dir = ROOT / "native" / "fuzz"
+    targets = re.findall(r'^\[\[bin\]\]\s*\nname = "([^"]+)"', (fuzz_dir / "Cargo.toml").read_text(), re.M)
+    wanted = session.posargs or targets
+    unknown = sorted(set(wanted) - set(targets))
+    if unknown:
+        session.error(f"unknown fuzz target(s) {unknown}; known: {targets}")
+    if shutil.which("cargo-fuzz") is None:
+        session.run("cargo", "install", "cargo-fuzz", "--locked", external=True)
+    seconds = int(os.environ.get("FUZZ_SECONDS", "60"))
+    env = {"RUSTC_BOOTSTRAP": "1"}
+    with session.chdir(fuzz_dir):
+        session.run("cargo", "fuzz", "build", external=True, env=env)
+        for target in wanted:
+            session.run("cargo", "fuzz", "run", target, "--", f"-max_total_time={seconds}", "-rss_limit_mb=4096",
+                        "-timeout=60", "-print_final_stats=1", external=True, env=env)
