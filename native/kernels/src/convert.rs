@@ -207,3 +207,43 @@ checked!(
     /// int32 -> int16: divide by 2^16, round half to even, clip the top.
     i32_to_i16, i32, i16, i32_to_i16_loop
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_to_int_rounds_half_to_even_maps_nan_to_zero_and_counts_clips() {
+        let x = [
+            0.5 / 32_768.0,  // 0.5 -> 0
+            1.5 / 32_768.0,  // 1.5 -> 2
+            -2.5 / 32_768.0, // -2.5 -> -2
+            f32::NAN,
+            1.0,  // 32768 clips to 32767
+            -1.0, // -32768 fits
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            32_767.5 / 32_768.0, // rounds to 32768: clips
+        ];
+        let mut d = [0i16; 9];
+        assert_eq!(f32_to_i16(&x, &mut d), Ok(4));
+        assert_eq!(d, [0, 2, -2, 0, 32_767, -32_768, 32_767, -32_768, 32_767]);
+        let mut d = [0i32; 4];
+        assert_eq!(f32_to_i32(&[1.0, -1.0, f32::NAN, 0.25], &mut d), Ok(1));
+        assert_eq!(d, [i32::MAX, i32::MIN, 0, 1 << 29]);
+        let mut d = [0i16; 3];
+        assert_eq!(i32_to_i16(&[i32::MAX, 98_304, 163_840], &mut d), Ok(1));
+        assert_eq!(d, [32_767, 2, 2]); // 1.5 -> 2, 2.5 -> 2
+    }
+
+    #[test]
+    fn lengths_must_match() {
+        let mut d = [0i16; 2];
+        let e = f32_to_i16(&[0.0; 3], &mut d).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "out: expected 3 samples (same as the input), given 2"
+        );
+        assert_eq!(d, [0, 0]);
+    }
+}

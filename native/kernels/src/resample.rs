@@ -443,7 +443,80 @@ impl Resampler {
 
 #[cfg(test)]
 mod tests {
-    use super::output_len;
+    use super::*;
+
+    fn invalid<T>(r: Result<T, KernelError>) -> String {
+        match r {
+            Err(KernelError::Invalid(m)) => m,
+            Err(e) => panic!("expected Invalid, got {e:?}"),
+            Ok(_) => panic!("expected Invalid, got Ok"),
+        }
+    }
+
+    #[test]
+    fn construction_errors_name_the_parameter() {
+        assert!(invalid(Resampler::new(48_000, 16_000, 6, "nope", 1)).starts_with("window:"));
+        assert!(invalid(Resampler::new(7_999, 16_000, 6, "hann", 1)).starts_with("rates:"));
+        assert!(invalid(Resampler::new(48_000, 192_001, 6, "hann", 1)).starts_with("rates:"));
+        assert!(invalid(Resampler::new(48_000, 16_000, 6, "hann", 0)).starts_with("channels:"));
+        assert!(invalid(Resampler::new(48_000, 16_000, 6, "hann", 4097)).starts_with("channels:"));
+        // 48k -> 16k: N must be an even multiple of 3.
+        assert!(invalid(Resampler::new(48_000, 16_000, 9, "hann", 1)).starts_with("block_in:"));
+        assert!(invalid(Resampler::new(48_000, 16_000, 0, "hann", 1)).starts_with("block_in:"));
+    }
+
+    #[test]
+    fn huge_buffers_are_refused_before_allocating() {
+        // 4096 channels x 2^16 frames = 2^28 samples per buffer (1 GiB): refused.
+        let m = invalid(Resampler::new(48_000, 48_000, 1 << 16, "hann", 4096));
+        assert!(m.starts_with("channels x block:"), "{m}");
+        // 2^27 exactly is allowed (not built here: it would take gigabytes).
+        assert!(4096 * (1 << 15) <= MAX_BUFFER_VALUES);
+    }
+
+    #[test]
+    fn streamed_equals_whole_and_sizes_are_checked() {
+        let (ch, frames) = (2usize, 1_000usize);
+        let input: Vec<f32> = (0..ch * frames)
+            .map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0)
+            .collect();
+        let mut r = Resampler::new(48_000, 16_000, 96, "blackman_harris2", ch).unwrap();
+        let total = output_len(frames as u64, 48_000, 16_000) as usize;
+        assert_eq!(total, 333);
+        let mut whole = vec![0.0; total * ch];
+        r.resample(&input, &mut whole).unwrap();
+        // Streamed in chunks of 37 frames.
+        let mut got: Vec<Vec<f32>> = vec![Vec::new(); ch];
+        let mut pos = 0;
+        while pos < frames {
+            let n_in = 37.min(frames - pos);
+            let chunk: Vec<f32> = (0..ch)
+                .flat_map(|c| input[c * frames + pos..c * frames + pos + n_in].to_vec())
+                .collect();
+            let n = r.process_len(n_in);
+            let mut out = vec![0.0; n * ch];
+            assert!(invalid(r.process(&chunk, &mut vec![0.0; n * ch + 1])).starts_with("out:"));
+            r.process(&chunk, &mut out).unwrap();
+            for c in 0..ch {
+                got[c].extend_from_slice(&out[c * n..(c + 1) * n]);
+            }
+            pos += n_in;
+        }
+        let n = r.flush_len();
+        let mut out = vec![0.0; n * ch];
+        r.flush(&mut out).unwrap();
+        for c in 0..ch {
+            got[c].extend_from_slice(&out[c * n..(c + 1) * n]);
+        }
+        assert_eq!(got.concat(), whole);
+        // Bad values and ragged input are refused.
+        let mut bad = input.clone();
+        bad[5] = f32::NAN;
+        assert_eq!(invalid(r.resample(&bad, &mut whole)), VALUE_ERROR);
+        bad[5] = 2e30;
+        assert_eq!(invalid(r.resample(&bad, &mut whole)), VALUE_ERROR);
+        assert!(invalid(r.process(&input[..3], &mut [])).starts_with("samples:"));
+    }
 
     #[test]
     fn output_len_rounds_half_to_even() {

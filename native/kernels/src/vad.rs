@@ -142,3 +142,50 @@ pub fn energy_vad_frames(
         })
         .unzip())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_checked() {
+        assert!(
+            matches!(WebRtcVad::new(4, 16_000), Err(KernelError::Invalid(m)) if m.starts_with("mode:"))
+        );
+        assert!(
+            matches!(WebRtcVad::new(0, 44_100), Err(KernelError::Invalid(m)) if m.starts_with("sample_rate:"))
+        );
+        let mut vad = WebRtcVad::new(3, 16_000).unwrap();
+        assert_eq!(vad.frame_lengths(), [160, 320, 480]);
+        let e = vad.process_frames(&[0; 100], 100).unwrap_err();
+        assert!(e.message().starts_with("frame_length:"), "{e}");
+        let e = vad.process_frames(&[0; 170], 160).unwrap_err();
+        assert!(e.message().starts_with("samples:"), "{e}");
+        assert_eq!(vad.process_frames(&[], 160).unwrap(), Vec::<u8>::new());
+        let e = energy_vad_frames(&[0.0; 4], 0, 0.1).unwrap_err();
+        assert!(e.message().starts_with("frame_length:"));
+    }
+
+    #[test]
+    fn loud_noise_is_speech_and_silence_is_not() {
+        let mut vad = WebRtcVad::new(0, 16_000).unwrap();
+        let mut x = 12_345u32;
+        let noise: Vec<i16> = (0..16_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                ((x >> 16) as i16) / 4
+            })
+            .collect();
+        let d = vad.process_frames(&noise, 160).unwrap();
+        assert!(d.iter().filter(|&&v| v == 1).count() > 50, "{d:?}");
+        vad.reset();
+        assert!(vad
+            .process_frames(&[0; 16_000], 160)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0));
+        let (dec, rms) = energy_vad_frames(&[0.5, -0.5, 0.0, 0.0, 1.0], 2, 0.1).unwrap();
+        assert_eq!(dec, vec![1, 0]);
+        assert_eq!(rms, vec![0.5, 0.0]);
+    }
+}
