@@ -25,6 +25,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -300,6 +301,17 @@ def sweep_leftovers(root: str) -> int:
 
 
 # ---------------------------------------------------------------- inputs
+def _download_name(url: str) -> str:
+    """The local file name of a downloaded URL: ``input`` plus the URL path's extension when it is a plain one.
+
+    Never the URL's own file name, which may be too long for the file system, ``..``, or full of
+    odd characters; only the extension is kept, for readers that go by it.
+    """
+    path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+    ext = os.path.splitext(path.rstrip("/").rsplit("/", 1)[-1])[1]
+    return "input" + (ext.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", ext) else "")
+
+
 class _local_copy:
     """A local path for an input: the path itself, or a downloaded temporary copy of a URL."""
 
@@ -318,8 +330,7 @@ class _local_copy:
                 raise err
             return self.source
         self.tmpdir = tempfile.mkdtemp(prefix="remotemedia-download-")
-        name = os.path.basename(self.source.split("?", 1)[0].rstrip("/")) or "download"
-        path = os.path.join(self.tmpdir, name)
+        path = os.path.join(self.tmpdir, _download_name(self.source))
         try:
             with urllib.request.urlopen(self.source, timeout=self.timeout_s) as resp, open(path, "wb") as fh:
                 shutil.copyfileobj(resp, fh, 1 << 20)
