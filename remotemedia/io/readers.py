@@ -20,6 +20,7 @@ interleaved data (one read buffer per block, no other copy).
 from __future__ import annotations
 
 import os
+import struct
 import wave
 from typing import Any, Iterator, Optional, Tuple
 
@@ -105,6 +106,16 @@ class AudioReader:
                 f"num_channels={self.num_channels}, num_frames={self.num_frames}, format={self.format!r})")
 
 
+#: What the ``wave`` module raises on malformed files: besides ``wave.Error`` and ``EOFError``, a chunk
+#: size pointing past its parent chunk makes its chunk reader raise a bare ``RuntimeError``, and short
+#: fields ``struct.error``.
+_WAVE_ERRORS = (wave.Error, EOFError, RuntimeError, struct.error, ValueError, OverflowError)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
 class WavReader(AudioReader):
     """PCM WAV through the standard library (:mod:`wave`): 8, 16, 24 or 32 bit integer samples.
 
@@ -122,8 +133,9 @@ class WavReader(AudioReader):
         self.path = os.fspath(path)
         try:
             self._wav = wave.open(self.path, "rb")
-        except (wave.Error, EOFError) as exc:
-            raise AudioFileError(f"not a PCM WAV file the wave module can read ({exc})", path=self.path) from exc
+        except _WAVE_ERRORS as exc:
+            raise AudioFileError(f"not a PCM WAV file the wave module can read ({_describe(exc)})",
+                                 path=self.path) from exc
         self.sample_rate = self._wav.getframerate()
         self.num_channels = self._wav.getnchannels()
         self.num_frames = self._wav.getnframes()
@@ -140,7 +152,11 @@ class WavReader(AudioReader):
             raise
 
     def read(self, num_frames: int) -> np.ndarray:
-        data = self._wav.readframes(int(num_frames))
+        try:
+            data = self._wav.readframes(int(num_frames))
+        except _WAVE_ERRORS as exc:
+            raise AudioFileError(f"cannot read the data after frame {self.frames_read} ({_describe(exc)})",
+                                 path=self.path) from exc
         w, c = self._width, self.num_channels
         n = len(data) // (w * c)
         expected = min(int(num_frames), self.num_frames - self.frames_read)
