@@ -153,6 +153,9 @@ def load_manifest(source: ManifestSource, *, limits: Optional[ManifestLimits] = 
                                           origin) from exc
         except UnicodeDecodeError as exc:
             raise PipelineValidationError([ValidationIssue("", f"not UTF-8 text: {exc.reason}")], origin) from exc
+        except ValueError as exc:  # a "path" holding a NUL byte: neither JSON text nor a file name
+            raise PipelineValidationError([ValidationIssue(
+                "", f"neither JSON text (it does not start with '{{') nor a file name ({exc})")], "<string>") from exc
     too_big = check_text(text, lim)
     if too_big:
         raise PipelineValidationError(too_big, origin)

@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remotemedia import Pipeline
 from remotemedia.errors import PipelineValidationError
@@ -181,3 +183,52 @@ def test_a_manifest_cannot_name_plugins(tmp_path):
     issues = validate_manifest(data)
     assert any(i.path == "/plugins" for i in issues)
     assert marker_mod not in sys.modules
+
+
+# ------------------------------------------------------------ property test
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+_node_types = st.sampled_from(["AudioResampleNode", "VADNode", "FormatConverterNode", "PassThroughNode",
+                               "AddNode", "SegmentWriter", "HttpSource", "os.system", "", "VADNode "])
+_param_names = st.sampled_from(["target_sample_rate", "backend", "mode", "frame_ms", "segments", "target_format",
+                                "value", "url", "timeout_s", "quality", "x"])
+_node = st.fixed_dictionaries(
+    {"id": st.one_of(st.sampled_from(["a", "b", "c"]), st.text(max_size=5), _json),
+     "node_type": st.one_of(_node_types, _json)},
+    optional={"params": st.one_of(st.dictionaries(_param_names, _json, max_size=3), _json), "extra": _json})
+_manifest = st.fixed_dictionaries(
+    {"version": st.one_of(st.just("v1"), _json), "metadata": st.one_of(st.just({"name": "p"}), _json),
+     "nodes": st.one_of(st.lists(_node, max_size=4), _json)},
+    optional={"connections": st.one_of(st.lists(st.fixed_dictionaries(
+        {"from": st.sampled_from(["a", "b", "c", "z"]), "to": st.sampled_from(["a", "b", "c", "z"])}), max_size=4),
+        _json)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_manifest, _json))
+def test_any_json_is_validated_or_built_never_crashes(data):
+    """Whatever a manifest holds, validation returns issues and building raises only PipelineValidationError."""
+    issues = validate_manifest(data) if isinstance(data, dict) else None
+    try:
+        Pipeline.from_manifest(data if isinstance(data, dict) else {"nodes": data})
+    except PipelineValidationError as exc:
+        assert exc.issues and all(str(i) for i in exc.issues)
+        if issues is not None:
+            assert issues
+    else:
+        assert issues == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
+def test_any_text_is_loaded_or_refused_clearly(text):
+    try:
+        data = load_manifest(text)
+    except PipelineValidationError as exc:
+        assert exc.issues
+    else:
+        assert isinstance(data, dict)
