@@ -12,6 +12,9 @@
 
 use crate::KernelError;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 fn check_len(n_in: usize, n_out: usize) -> Result<(), KernelError> {
     if n_in != n_out {
         return Err(KernelError::invalid(format!(
@@ -116,6 +119,44 @@ fn f32_to_i32_loop(src: &[f32], dst: &mut [i32]) -> u64 {
     clipped
 }
 
+/// float -> int with runtime dispatch: the AVX2 body when the CPU has it
+/// (and `baseline` is false), then the scalar loop for the tail (or all).
+macro_rules! dispatch {
+    ($name:ident, $src:ty, $dst:ty, $simd:ident, $scalar:ident) => {
+        pub(crate) fn $name(src: &[$src], dst: &mut [$dst], baseline: bool) -> u64 {
+            #[cfg(target_arch = "x86_64")]
+            if !baseline && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 support was just checked.
+                let (done, clipped) = unsafe { avx2::$simd(src, dst) };
+                return clipped + $scalar(&src[done..], &mut dst[done..]);
+            }
+            let _ = baseline;
+            $scalar(src, dst)
+        }
+    };
+}
+
+dispatch!(f32_to_i16_run, f32, i16, f32_to_i16, f32_to_i16_loop);
+dispatch!(f32_to_i32_run, f32, i32, f32_to_i32, f32_to_i32_loop);
+dispatch!(f64_to_i16_run, f64, i16, f64_to_i16, f64_to_i16_loop);
+dispatch!(f64_to_i32_run, f64, i32, f64_to_i32, f64_to_i32_loop);
+
+fn f32_to_i16_fast(src: &[f32], dst: &mut [i16]) -> u64 {
+    f32_to_i16_run(src, dst, false)
+}
+
+fn f32_to_i32_fast(src: &[f32], dst: &mut [i32]) -> u64 {
+    f32_to_i32_run(src, dst, false)
+}
+
+fn f64_to_i16_fast(src: &[f64], dst: &mut [i16]) -> u64 {
+    f64_to_i16_run(src, dst, false)
+}
+
+fn f64_to_i32_fast(src: &[f64], dst: &mut [i32]) -> u64 {
+    f64_to_i32_run(src, dst, false)
+}
+
 macro_rules! checked {
     ($(#[$doc:meta])* $name:ident, $src:ty, $dst:ty, $kernel:ident) => {
         $(#[$doc])*
@@ -181,19 +222,19 @@ checked!(
 );
 checked!(
     /// float32 -> int16: scale by 2^15, round half to even, NaN -> 0, clip.
-    f32_to_i16, f32, i16, f32_to_i16_loop
+    f32_to_i16, f32, i16, f32_to_i16_fast
 );
 checked!(
     /// float32 -> int32: scale by 2^31, round half to even, NaN -> 0, clip.
-    f32_to_i32, f32, i32, f32_to_i32_loop
+    f32_to_i32, f32, i32, f32_to_i32_fast
 );
 checked!(
     /// float64 -> int16: scale by 2^15, round half to even, NaN -> 0, clip.
-    f64_to_i16, f64, i16, f64_to_i16_loop
+    f64_to_i16, f64, i16, f64_to_i16_fast
 );
 checked!(
     /// float64 -> int32: scale by 2^31, round half to even, NaN -> 0, clip.
-    f64_to_i32, f64, i32, f64_to_i32_loop
+    f64_to_i32, f64, i32, f64_to_i32_fast
 );
 checked!(
     /// float64 -> float32 (rounded to nearest).
@@ -207,3 +248,6 @@ checked!(
     /// int32 -> int16: divide by 2^16, round half to even, clip the top.
     i32_to_i16, i32, i16, i32_to_i16_loop
 );
+
+#[cfg(test)]
+mod tests;
