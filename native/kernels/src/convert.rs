@@ -167,20 +167,57 @@ macro_rules! checked {
     };
 }
 
-fn i16_to_f32_loop(src: &[i16], dst: &mut [f32]) -> u64 {
+#[inline(always)]
+fn i16_to_f32_body(src: &[i16], dst: &mut [f32]) {
     const SCALE: f32 = 1.0 / 32_768.0;
     for (o, &x) in dst.iter_mut().zip(src) {
         *o = (x as f32) * SCALE;
     }
-    0
 }
 
-fn i32_to_f32_loop(src: &[i32], dst: &mut [f32]) -> u64 {
+#[inline(always)]
+fn i32_to_f32_body(src: &[i32], dst: &mut [f32]) {
     const SCALE: f32 = 1.0 / 2_147_483_648.0;
     for (o, &x) in dst.iter_mut().zip(src) {
         *o = (x as f32) * SCALE;
     }
-    0
+}
+
+/// int -> float loops compiled for AVX2 (wider vectors) when the CPU has
+/// it: the same conversions and multiplications, so the same bits.
+macro_rules! int_to_float {
+    ($name:ident, $avx2:ident, $src:ty, $body:ident) => {
+        /// # Safety
+        /// The CPU must support AVX2.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx2(src: &[$src], dst: &mut [f32]) {
+            $body(src, dst)
+        }
+
+        pub(crate) fn $name(src: &[$src], dst: &mut [f32], baseline: bool) -> u64 {
+            #[cfg(target_arch = "x86_64")]
+            if !baseline && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 support was just checked.
+                unsafe { $avx2(src, dst) };
+                return 0;
+            }
+            let _ = baseline;
+            $body(src, dst);
+            0
+        }
+    };
+}
+
+int_to_float!(i16_to_f32_run, i16_to_f32_avx2, i16, i16_to_f32_body);
+int_to_float!(i32_to_f32_run, i32_to_f32_avx2, i32, i32_to_f32_body);
+
+fn i16_to_f32_loop(src: &[i16], dst: &mut [f32]) -> u64 {
+    i16_to_f32_run(src, dst, false)
+}
+
+fn i32_to_f32_loop(src: &[i32], dst: &mut [f32]) -> u64 {
+    i32_to_f32_run(src, dst, false)
 }
 
 fn f64_to_f32_loop(src: &[f64], dst: &mut [f32]) -> u64 {

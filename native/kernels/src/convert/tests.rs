@@ -293,3 +293,46 @@ fn public_functions_check_lengths_and_dispatch() {
     assert!(f32_to_i16(&src, &mut d16[1..]).is_err());
     assert!(f64_to_i32(&[0.0], &mut []).is_err());
 }
+
+#[test]
+fn int_to_float_paths_agree_with_a_reference() {
+    let all16: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+    let mut rng = Rng(7);
+    let mut i32s: Vec<i32> = vec![
+        i32::MIN,
+        i32::MIN + 1,
+        -1,
+        0,
+        1,
+        i32::MAX - 64,
+        i32::MAX - 63,
+        i32::MAX,
+    ];
+    i32s.extend((0..70_000).map(|_| rng.next() as i32));
+    i32s.extend((0..1_000i32).map(|k| 16_777_216 + 2 * k + 1)); // ties at float32 precision
+    for baseline in [true, false] {
+        for n in (0..=70).chain([all16.len()]) {
+            let mut d = vec![f32::NAN; n];
+            i16_to_f32_run(&all16[..n], &mut d, baseline);
+            for (&x, &y) in all16.iter().zip(&d) {
+                assert_eq!(
+                    y.to_bits(),
+                    ((f64::from(x) / 32_768.0) as f32).to_bits(),
+                    "i16 {x}"
+                );
+            }
+        }
+        for n in (0..=70).chain([i32s.len()]) {
+            let mut d = vec![f32::NAN; n];
+            i32_to_f32_run(&i32s[..n], &mut d, baseline);
+            for (&x, &y) in i32s.iter().zip(&d) {
+                // x / 2^31 is exact in f64; one rounding to f32, as numpy's cast then exact scaling.
+                assert_eq!(
+                    y.to_bits(),
+                    ((f64::from(x) / 2_147_483_648.0) as f32).to_bits(),
+                    "i32 {x}"
+                );
+            }
+        }
+    }
+}
