@@ -12,6 +12,9 @@
 
 use crate::KernelError;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 fn check_len(n_in: usize, n_out: usize) -> Result<(), KernelError> {
     if n_in != n_out {
         return Err(KernelError::invalid(format!(
@@ -116,6 +119,44 @@ fn f32_to_i32_loop(src: &[f32], dst: &mut [i32]) -> u64 {
     clipped
 }
 
+/// float -> int with runtime dispatch: the AVX2 body when the CPU has it
+/// (and `baseline` is false), then the scalar loop for the tail (or all).
+macro_rules! dispatch {
+    ($name:ident, $src:ty, $dst:ty, $simd:ident, $scalar:ident) => {
+        pub(crate) fn $name(src: &[$src], dst: &mut [$dst], baseline: bool) -> u64 {
+            #[cfg(target_arch = "x86_64")]
+            if !baseline && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 support was just checked.
+                let (done, clipped) = unsafe { avx2::$simd(src, dst) };
+                return clipped + $scalar(&src[done..], &mut dst[done..]);
+            }
+            let _ = baseline;
+            $scalar(src, dst)
+        }
+    };
+}
+
+dispatch!(f32_to_i16_run, f32, i16, f32_to_i16, f32_to_i16_loop);
+dispatch!(f32_to_i32_run, f32, i32, f32_to_i32, f32_to_i32_loop);
+dispatch!(f64_to_i16_run, f64, i16, f64_to_i16, f64_to_i16_loop);
+dispatch!(f64_to_i32_run, f64, i32, f64_to_i32, f64_to_i32_loop);
+
+fn f32_to_i16_fast(src: &[f32], dst: &mut [i16]) -> u64 {
+    f32_to_i16_run(src, dst, false)
+}
+
+fn f32_to_i32_fast(src: &[f32], dst: &mut [i32]) -> u64 {
+    f32_to_i32_run(src, dst, false)
+}
+
+fn f64_to_i16_fast(src: &[f64], dst: &mut [i16]) -> u64 {
+    f64_to_i16_run(src, dst, false)
+}
+
+fn f64_to_i32_fast(src: &[f64], dst: &mut [i32]) -> u64 {
+    f64_to_i32_run(src, dst, false)
+}
+
 macro_rules! checked {
     ($(#[$doc:meta])* $name:ident, $src:ty, $dst:ty, $kernel:ident) => {
         $(#[$doc])*
@@ -126,20 +167,57 @@ macro_rules! checked {
     };
 }
 
-fn i16_to_f32_loop(src: &[i16], dst: &mut [f32]) -> u64 {
+#[inline(always)]
+fn i16_to_f32_body(src: &[i16], dst: &mut [f32]) {
     const SCALE: f32 = 1.0 / 32_768.0;
     for (o, &x) in dst.iter_mut().zip(src) {
         *o = (x as f32) * SCALE;
     }
-    0
 }
 
-fn i32_to_f32_loop(src: &[i32], dst: &mut [f32]) -> u64 {
+#[inline(always)]
+fn i32_to_f32_body(src: &[i32], dst: &mut [f32]) {
     const SCALE: f32 = 1.0 / 2_147_483_648.0;
     for (o, &x) in dst.iter_mut().zip(src) {
         *o = (x as f32) * SCALE;
     }
-    0
+}
+
+/// int -> float loops compiled for AVX2 (wider vectors) when the CPU has
+/// it: the same conversions and multiplications, so the same bits.
+macro_rules! int_to_float {
+    ($name:ident, $avx2:ident, $src:ty, $body:ident) => {
+        /// # Safety
+        /// The CPU must support AVX2.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx2(src: &[$src], dst: &mut [f32]) {
+            $body(src, dst)
+        }
+
+        pub(crate) fn $name(src: &[$src], dst: &mut [f32], baseline: bool) -> u64 {
+            #[cfg(target_arch = "x86_64")]
+            if !baseline && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 support was just checked.
+                unsafe { $avx2(src, dst) };
+                return 0;
+            }
+            let _ = baseline;
+            $body(src, dst);
+            0
+        }
+    };
+}
+
+int_to_float!(i16_to_f32_run, i16_to_f32_avx2, i16, i16_to_f32_body);
+int_to_float!(i32_to_f32_run, i32_to_f32_avx2, i32, i32_to_f32_body);
+
+fn i16_to_f32_loop(src: &[i16], dst: &mut [f32]) -> u64 {
+    i16_to_f32_run(src, dst, false)
+}
+
+fn i32_to_f32_loop(src: &[i32], dst: &mut [f32]) -> u64 {
+    i32_to_f32_run(src, dst, false)
 }
 
 fn f64_to_f32_loop(src: &[f64], dst: &mut [f32]) -> u64 {
@@ -181,19 +259,19 @@ checked!(
 );
 checked!(
     /// float32 -> int16: scale by 2^15, round half to even, NaN -> 0, clip.
-    f32_to_i16, f32, i16, f32_to_i16_loop
+    f32_to_i16, f32, i16, f32_to_i16_fast
 );
 checked!(
     /// float32 -> int32: scale by 2^31, round half to even, NaN -> 0, clip.
-    f32_to_i32, f32, i32, f32_to_i32_loop
+    f32_to_i32, f32, i32, f32_to_i32_fast
 );
 checked!(
     /// float64 -> int16: scale by 2^15, round half to even, NaN -> 0, clip.
-    f64_to_i16, f64, i16, f64_to_i16_loop
+    f64_to_i16, f64, i16, f64_to_i16_fast
 );
 checked!(
     /// float64 -> int32: scale by 2^31, round half to even, NaN -> 0, clip.
-    f64_to_i32, f64, i32, f64_to_i32_loop
+    f64_to_i32, f64, i32, f64_to_i32_fast
 );
 checked!(
     /// float64 -> float32 (rounded to nearest).
@@ -209,7 +287,10 @@ checked!(
 );
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod examples {
     use super::*;
 
     #[test]
