@@ -78,14 +78,14 @@ impl Fvad {
     /// `mode`: aggressiveness, 0 (least) to 3; `sample_rate`: 8000, 16000,
     /// 32000 or 48000 Hz.
     pub fn new(mode: i32, sample_rate: i32) -> Result<Self, KernelError> {
-        if !(0..=3).contains(&mode) {
-            return Err(KernelError::invalid(format!(
-                "mode: expected 0, 1, 2 or 3, given {mode}"
-            )));
-        }
         if !SAMPLE_RATES.contains(&sample_rate) {
             return Err(KernelError::invalid(format!(
                 "sample_rate: expected 8000, 16000, 32000 or 48000, given {sample_rate}"
+            )));
+        }
+        if !(0..=3).contains(&mode) {
+            return Err(KernelError::invalid(format!(
+                "mode: expected 0, 1, 2 or 3, given {mode}"
             )));
         }
         Ok(Self {
