@@ -1,8 +1,9 @@
 """Voice activity detection kernels: the WebRTC GMM VAD and the energy VAD.
 
 WebRTC VAD
-    Native: libfvad's C code through the ``webrtc-vad`` crate. Python: an exact
-    port of the same integer algorithm (:mod:`remotemedia.kernels._webrtc_vad_py`).
+    Native: a pure-Rust port of libfvad (``remotemedia_kernels::fvad``),
+    tested decision by decision against libfvad's C. Python: an exact port of
+    the same integer algorithm (:mod:`remotemedia.kernels._webrtc_vad_py`).
     Both make identical decisions, frame by frame, and match the
     ``webrtcvad-wheels`` package when each starts from a fresh state.
 

@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod error;
+pub mod fvad;
 pub mod normalize;
 pub mod resample;
 pub mod vad;

@@ -1,85 +1,42 @@
-//! Voice activity detection: WebRTC (libfvad's C code, through the
-//! `webrtc-vad` crate) and the energy detector.
+//! Voice activity detection: WebRTC (the pure-Rust port of libfvad in
+//! [`crate::fvad`], bit-exact with libfvad's C) and the energy detector.
 //!
 //! The Python wrapper (`remotemedia/kernels/vad.py`) handles re-framing, the
 //! 48 kHz sub-framing and flushing; this module runs complete frames.
 
-use std::convert::TryFrom;
-use webrtc_vad::{SampleRate, Vad, VadMode};
-
+use crate::fvad::Fvad;
 use crate::KernelError;
-
-fn mode_of(mode: i32) -> Result<VadMode, KernelError> {
-    Ok(match mode {
-        0 => VadMode::Quality,
-        1 => VadMode::LowBitrate,
-        2 => VadMode::Aggressive,
-        3 => VadMode::VeryAggressive,
-        _ => {
-            return Err(KernelError::invalid(format!(
-                "mode: expected 0, 1, 2 or 3, given {mode}"
-            )))
-        }
-    })
-}
-
-fn rate_of(sample_rate: i32) -> Result<SampleRate, KernelError> {
-    SampleRate::try_from(sample_rate).map_err(|_| {
-        KernelError::invalid(format!(
-            "sample_rate: expected 8000, 16000, 32000 or 48000, given {sample_rate}"
-        ))
-    })
-}
 
 /// One WebRTC VAD state (fresh at construction and after `reset`), whose
 /// filter and model state persist between calls.
 pub struct WebRtcVad {
-    vad: Vad,
-    mode: i32,
-    sample_rate: i32,
+    vad: Fvad,
 }
-
-// SAFETY: `Vad` holds a raw pointer to libfvad's heap state, which is plain
-// memory with no thread affinity. Every method that touches it takes
-// `&mut self`, so access is exclusive wherever the value lives.
-unsafe impl Send for WebRtcVad {}
-// SAFETY: no `&self` method touches the libfvad state (only the two plain
-// integer fields), so shared references cannot race on it.
-unsafe impl Sync for WebRtcVad {}
 
 impl WebRtcVad {
     /// `mode` 0 (least aggressive) to 3; `sample_rate` 8000, 16000, 32000 or 48000 Hz.
     pub fn new(mode: i32, sample_rate: i32) -> Result<Self, KernelError> {
-        let vad = Vad::new_with_rate_and_mode(rate_of(sample_rate)?, mode_of(mode)?);
         Ok(Self {
-            vad,
-            mode,
-            sample_rate,
+            vad: Fvad::new(mode, sample_rate)?,
         })
     }
 
     pub fn mode(&self) -> i32 {
-        self.mode
+        self.vad.mode()
     }
 
     pub fn sample_rate(&self) -> i32 {
-        self.sample_rate
+        self.vad.sample_rate()
     }
 
     /// The frame lengths this detector takes, in samples (10, 20 and 30 ms).
     pub fn frame_lengths(&self) -> [usize; 3] {
-        [10usize, 20, 30].map(|ms| ms * self.sample_rate as usize / 1000)
+        self.vad.frame_lengths()
     }
 
-    /// Back to a fresh state, keeping mode and sample rate (libfvad's reset
-    /// clears both, so they are set again).
+    /// Back to a fresh state, keeping mode and sample rate.
     pub fn reset(&mut self) {
         self.vad.reset();
-        // Both were accepted at construction, so these cannot fail.
-        if let (Ok(rate), Ok(mode)) = (rate_of(self.sample_rate), mode_of(self.mode)) {
-            self.vad.set_sample_rate(rate);
-            self.vad.set_mode(mode);
-        }
     }
 
     /// Decisions (0/1) for `samples.len() / frame_length` consecutive frames
@@ -93,7 +50,7 @@ impl WebRtcVad {
         if !valid.contains(&frame_length) {
             return Err(KernelError::invalid(format!(
                 "frame_length: expected one of {valid:?} samples at {} Hz, given {frame_length}",
-                self.sample_rate
+                self.sample_rate()
             )));
         }
         if !samples.len().is_multiple_of(frame_length) {
@@ -104,13 +61,7 @@ impl WebRtcVad {
         }
         samples
             .chunks_exact(frame_length)
-            .enumerate()
-            .map(|(i, frame)| match self.vad.is_voice_segment(frame) {
-                Ok(v) => Ok(v as u8),
-                Err(()) => Err(KernelError::invalid(format!(
-                    "libfvad rejected frame {i} (length {frame_length})"
-                ))),
-            })
+            .map(|frame| self.vad.process(frame).map(u8::from))
             .collect()
     }
 }
