@@ -63,6 +63,10 @@ class AtomicFile:
     Args:
         path: the final file name.
         mode: ``"wb"`` (default) or ``"w"`` (text, UTF-8).
+        sync_dir: fsync the folder after the rename (default). A writer of many
+            files into one folder may pass False and call :func:`fsync_dir`
+            once, before it publishes whatever says the set is complete (an
+            index written last): every file is still complete or absent.
 
     Use as a context manager (commit on success, abort on an exception) or
     call :meth:`commit` / :meth:`abort` yourself.
@@ -73,7 +77,7 @@ class AtomicFile:
         file: the open file object to write to.
     """
 
-    def __init__(self, path: PathLike, mode: str = "wb") -> None:
+    def __init__(self, path: PathLike, mode: str = "wb", *, sync_dir: bool = True) -> None:
         if mode not in ("wb", "w"):
             raise ValueError(f"mode: expected 'wb' or 'w', given {mode!r}")
         self.path = os.path.abspath(os.fspath(path))
@@ -87,9 +91,11 @@ class AtomicFile:
             os.unlink(self.tmp_path)
             raise
         self.done = False
+        self.sync_dir = sync_dir
 
     def commit(self) -> str:
-        """Flushes, fsyncs, renames to the final name and fsyncs the folder; returns the final path."""
+        """Flushes, fsyncs, renames to the final name and fsyncs the folder (unless ``sync_dir=False``);
+        returns the final path."""
         if self.done:
             raise ValueError(f"{self.path}: already committed or aborted")
         try:
@@ -101,7 +107,8 @@ class AtomicFile:
             self.abort()
             raise
         self.done = True
-        fsync_dir(os.path.dirname(self.path))
+        if self.sync_dir:
+            fsync_dir(os.path.dirname(self.path))
         return self.path
 
     def abort(self) -> None:

@@ -54,6 +54,8 @@ class AudioWriter:
             FLAC stores ``"i32"`` as 24 bit (the lowest 8 bits are dropped).
         container: ``"wav"`` or ``"flac"``; None = from the suffix.
         impl: implementation of the convert kernel (None = default).
+        sync_dir: fsync the folder after the final rename (default); see
+            :class:`~remotemedia.io.atomic.AtomicFile`.
 
     Attributes:
         frames_written: frames written so far.
@@ -61,7 +63,7 @@ class AudioWriter:
     """
 
     def __init__(self, path: Any, sample_rate: int, num_channels: int, sample_format: str = "i16",
-                 container: Optional[str] = None, *, impl: Optional[str] = None) -> None:
+                 container: Optional[str] = None, *, impl: Optional[str] = None, sync_dir: bool = True) -> None:
         from remotemedia.kernels.convert import normalize_format
 
         self.path = os.path.abspath(os.fspath(path))
@@ -79,7 +81,7 @@ class AudioWriter:
                                                     f"({self.sample_format})")
         if not os.path.isdir(os.path.dirname(self.path)):
             raise AudioFileError("the output folder does not exist", path=self.path)
-        self._atomic = AtomicFile(self.path, "wb")
+        self._atomic = AtomicFile(self.path, "wb", sync_dir=sync_dir)
         try:
             if use_wave:
                 self._wave: Optional[wave.Wave_write] = wave.open(self._atomic.file, "wb")

@@ -168,8 +168,9 @@ class _SegmentStream:
             index = len(self.lines)
             file = f"{self.prefix}_{index:04d}.wav"
             audio = self.cut(start, end)
+            # One folder fsync for all segments, in finish(), before the index that lists them.
             writer = AudioWriter(os.path.join(self.output_dir, file), self.sample_rate or 1, audio.shape[0],
-                                 self.node.sample_format, "wav", impl=self.node.impl)
+                                 self.node.sample_format, "wav", impl=self.node.impl, sync_dir=False)
             with writer:
                 writer.write(audio)
             self.clipped += writer.clipped
@@ -182,8 +183,9 @@ class _SegmentStream:
             }))
 
     def finish(self) -> Dict[str, Any]:
-        from remotemedia.io.atomic import write_atomic
+        from remotemedia.io.atomic import fsync_dir, write_atomic
 
+        fsync_dir(self.output_dir)  # the segments' renames are durable before the index names them
         index = write_atomic(os.path.join(self.output_dir, f"{self.prefix}.segments.jsonl"),
                              "".join(line + "\n" for line in self.lines))
         rate = self.sample_rate or 0
