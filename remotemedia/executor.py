@@ -624,10 +624,9 @@ class Executor:
         duration_ns = time.perf_counter_ns() - t0
         if error is not None or attempt > 1:
             history.append(AttemptRecord(ctx.node_id, ctx.node_type, attempt, error, delay_s, ran, duration_ns))
-        if self.hooks.has_node_hooks:
-            self.hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                            attempt=attempt, duration_ns=duration_ns, error=error, delay_s=delay_s, ran=ran,
-                            result=result)
+        for hook in self.hooks.after_node:
+            hook(run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt,
+                 duration_ns=duration_ns, error=error, delay_s=delay_s, ran=ran, result=result)
 
     def _failure(self, ctx: _NodeCtx, attempt: int, history: List[AttemptRecord], item: Any,
                  exc: BaseException) -> NodeExecutionError:
@@ -733,10 +732,14 @@ class Executor:
                     return results, self._blocking_failure(run, ctx, index, item, 1, [], exc, None, t0)
             return results, None
         has_hooks = hooks.has_node_hooks
+        before_hooks, after_hooks = hooks.before_node, hooks.after_node
+        run_id, node_id, node_type = run.run_id, ctx.node_id, ctx.node_type
+        cancelled = run.cancelled.is_set
+        perf_ns = time.perf_counter_ns
         breaker = ctx.breaker
         attempt, history = first_attempt, list(first_history or ())
         for index, item in enumerate(batch):
-            if run.cancelled.is_set():
+            if cancelled():
                 break
             if index:
                 attempt = 1
@@ -749,10 +752,9 @@ class Executor:
                     breaker.before_call()
                 except CircuitOpenError as exc:
                     raise self._refused(run, ctx, history, attempt, item, exc) from exc
-            if has_hooks:
-                hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                           attempt=attempt, item=item)
-            t0 = time.perf_counter_ns()
+            for hook in before_hooks:
+                hook(run_id=run_id, node_id=node_id, node_type=node_type, attempt=attempt, item=item)
+            t0 = perf_ns()
             try:
                 result = process(item)
                 results.append(result)
@@ -764,8 +766,13 @@ class Executor:
                 raise
             if breaker is not None and (breaker.fail_counter or breaker.state_unchecked != CLOSED):
                 breaker.on_success()
-            if has_hooks or attempt > 1:
+            if attempt > 1:
                 self._finish_attempt(run, ctx, history, attempt, None, None, t0, result=result)
+            elif has_hooks:  # _finish_attempt of a first attempt that succeeded: nothing to record
+                duration_ns = perf_ns() - t0
+                for hook in after_hooks:
+                    hook(run_id=run_id, node_id=node_id, node_type=node_type, attempt=1, duration_ns=duration_ns,
+                         error=None, delay_s=None, ran=True, result=result)
         return results, None
 
     def _blocking_failure(self, run: _Run, ctx: _NodeCtx, index: int, item: Any, attempt: int,
@@ -834,11 +841,25 @@ def _needs_loop(result: Any) -> bool:
     return inspect.isawaitable(result) or hasattr(result, "__anext__")
 
 
+_MODES: Dict[Any, str] = {}
+
+
 def _mode_of(process: Callable[..., Any]) -> str:
-    """``"asyncgen"``, ``"async"`` or ``"sync"``: how ``process`` is called."""
+    """``"asyncgen"``, ``"async"`` or ``"sync"``: how ``process`` is called (cached per class function)."""
+    func = getattr(process, "__func__", None)  # a bound method: the answer is its function's
+    if func is not None:
+        mode = _MODES.get(func)
+        if mode is not None:
+            return mode
     if inspect.isasyncgenfunction(process):
-        return "asyncgen"
-    return "async" if inspect.iscoroutinefunction(process) else "sync"
+        mode = "asyncgen"
+    else:
+        mode = "async" if inspect.iscoroutinefunction(process) else "sync"
+    if func is not None:
+        if len(_MODES) > 4096:
+            _MODES.clear()
+        _MODES[func] = mode
+    return mode
 
 
 def _takes_no_argument(fn: Callable[..., Any]) -> bool:
