@@ -537,7 +537,7 @@ class Executor:
                   or self.retry_policy)
         key_fn = getattr(node, "circuit_key", None)
         ctx = _NodeCtx(node_id, node, _type_name(node), _mode_of(node.process), out_edges,
-                       multi_port=len(getattr(node, "output_types", {}) or {}) > 1,
+                       multi_port=len(getattr(node, "output_types", None) or ()) > 1,
                        is_sink=not out_edges, policy=policy, circuit_key=key_fn if callable(key_fn) else None)
         if self.breakers is not None and ctx.circuit_key is None:
             ctx.breaker = self.breakers.get(node_circuit_key(ctx.node_type))

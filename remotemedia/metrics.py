@@ -533,13 +533,17 @@ class ExecutionMetrics:
         cpu_time = run.cpu_time
         for (seq, node_id, node_type, attempt, start, end, _, cpu, thread, in_size, out_size, status, error, delay,
              py_base, py_peak, nat_base, nat_peak) in calls:
-            for lane, lane_end in enumerate(lane_ends):  # the first lane free at this start
-                if lane_end <= start:
-                    lane_ends[lane] = end
-                    break
+            if lane_ends and lane_ends[0] <= start:  # the first lane free at this start (most often the first)
+                lane = 0
+                lane_ends[0] = end
             else:
-                lane = len(lane_ends)
-                lane_ends.append(end)
+                for lane, lane_end in enumerate(lane_ends):
+                    if lane_end <= start:
+                        lane_ends[lane] = end
+                        break
+                else:
+                    lane = len(lane_ends)
+                    lane_ends.append(end)
             start_us = (start - t0) / 1000
             end_us = (end - t0) / 1000
             wall_us = (end - start) / 1000
@@ -557,16 +561,21 @@ class ExecutionMetrics:
                 "peak_memory_bytes": peak, "python_peak_bytes": py_peak, "native_peak_bytes": nat_peak,
             })
             n = nodes.get(node_id)
-            if n is None:
-                n = nodes[node_id] = {
+            if n is None:  # the node's first call: its totals are this call's (as folded into zeros below)
+                nodes[node_id] = {
                     "node_type": node_type, "implementation": impl, "status": status, "order": len(nodes),
-                    "calls": 0, "attempts": 0, "retries": 0, "errors": 0,
+                    "calls": 1, "attempts": attempt, "retries": 1 if attempt > 1 else 0,
+                    "errors": 1 if status == "failed" else 0,
                     "started_at": _iso(wall0 + start - t0), "start_us": start_us,
-                    "end_us": end_us, "wall_us": 0.0, "mean_wall_us": 0.0, "max_wall_us": 0.0,
-                    "cpu_us": 0.0 if cpu_time else None,
-                    "peak_memory_bytes": 0, "python_peak_bytes": 0, "native_peak_bytes": 0,
-                    "input_samples": None, "input_bytes": None, "output_samples": None, "output_bytes": None,
+                    "end_us": end_us, "wall_us": 0.0 + wall_us, "mean_wall_us": 0.0,
+                    "max_wall_us": wall_us if wall_us > 0.0 else 0.0,
+                    "cpu_us": 0.0 + cpu_us if cpu_time else None,
+                    "peak_memory_bytes": peak if peak > 0 else 0, "python_peak_bytes": py_peak if py_peak > 0 else 0,
+                    "native_peak_bytes": nat_peak if nat_peak > 0 else 0,
+                    "input_samples": _first_size(in_size[0]), "input_bytes": _first_size(in_size[1]),
+                    "output_samples": _first_size(out_size[0]), "output_bytes": _first_size(out_size[1]),
                 }
+                continue
             n["calls"] += 1
             if attempt > n["attempts"]:
                 n["attempts"] = attempt
@@ -609,6 +618,11 @@ class ExecutionMetrics:
             "execution_order": [nid for nid, n in nodes.items() if n["status"] != "not_run"],
             "nodes": nodes, "edges": edges, "calls": call_dicts,
         }
+
+
+def _first_size(value: Optional[int]) -> Optional[int]:
+    """A node's size total after its first call (as :func:`_add_size` would fold it into None)."""
+    return None if value is None else 0 + value
 
 
 def _add_size(n: Dict[str, Any], samples_key: str, bytes_key: str, size: _Size) -> None:
