@@ -28,9 +28,9 @@ allocations of the native module by its counting global allocator; a few
 hundred nanoseconds per call. Python objects other than numpy buffers are not
 counted in this mode. Without the native module (or with
 ``memory="tracemalloc"``), :mod:`tracemalloc` measures Python objects and
-numpy buffers; it is started when the first node call begins and stopped when
-the last one in flight ends, and it slows every allocation of the process
-meanwhile. For every call the collector reports ``python_peak_bytes`` (numpy
+numpy buffers; it is started when the collector is made and stays on for the
+rest of the process (see :class:`_TracemallocTracker`), slowing every
+allocation of the process from then on. For every call the collector reports ``python_peak_bytes`` (numpy
 buffers, plus Python objects under tracemalloc) and ``native_peak_bytes``
 (Rust allocations): the highest level each counter reached during the call
 minus its level when the call started; ``peak_memory_bytes`` is their sum (an
