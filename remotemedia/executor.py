@@ -9,6 +9,12 @@ are no level-by-level barriers, so independent branches run concurrently.
 - A sync ``process`` runs in a bounded thread pool; the items a node has ready
   go to the pool as one batch, so cheap nodes cost one thread hop per batch,
   not per item. Native kernels that release the GIL run truly in parallel.
+- A chain of sync nodes fed a list (what ``Pipeline.run`` passes) takes one
+  thread hop for the whole chain instead of one per node: there is nothing to
+  overlap, as each node gets its predecessor's outputs as one batch once the
+  predecessor has finished. The calls, attempts, breakers and hooks are the
+  same, in the same order; a node that needs the loop (a retry's wait, a final
+  failure, an awaitable result) hands over to the general path.
 - An ``async def process`` is awaited; an async-generator ``process`` yields
   zero or more outputs per input. A ``None`` result means "no output".
 - A node with ``is_streaming = True`` is called once with an async iterator of
@@ -316,6 +322,16 @@ class Executor:
             except Exception as exc:
                 raise _node_error(node.id, _type_name(node), 1, exc, f"{method}() failed") from exc
 
+        nodes = list(nodes)
+        base = getattr(Node, method)
+        if all(getattr(type(n), method, None) is base for n in nodes):
+            # only the base class's trivial methods: call them in order, without a task per node
+            for node in nodes:
+                try:
+                    getattr(node, method)()
+                except Exception as exc:
+                    raise _node_error(node.id, _type_name(node), 1, exc, f"{method}() failed") from exc
+            return
         await asyncio.gather(*(one(n) for n in nodes))
 
     # ------------------------------------------------------------------ runs
@@ -377,19 +393,29 @@ class Executor:
     async def _execute(self, run: _Run, inputs: Any, pipeline_name: Optional[str]) -> None:
         graph = run.graph
         source_mode = inputs is SOURCE_MODE
-        for node_id in graph.by_id:
-            keys = [e.key for e in graph.inputs[node_id]]
-            if not keys and not source_mode:
-                keys = [INPUT_KEY]
-            run.inboxes[node_id] = _Inbox(keys)
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+        chain = graph.chain_order() if type(inputs) is list else None
+        if chain is None:
+            for node_id in graph.by_id:
+                keys = [e.key for e in graph.inputs[node_id]]
+                if not keys and not source_mode:
+                    keys = [INPUT_KEY]
+                run.inboxes[node_id] = _Inbox(keys)
         self.hooks.call("before_run", run_id=run.run_id, pipeline_name=pipeline_name, graph=graph, nodes=run.nodes)
         t0 = time.perf_counter_ns()
         error: Optional[BaseException] = None
-        tasks = [asyncio.ensure_future(self._node_task(run, node_id, semaphore)) for node_id in graph.by_id]
-        if not source_mode:
-            tasks.append(asyncio.ensure_future(self._feed(run, inputs)))
+        tasks: List["asyncio.Future[Any]"] = []
         try:
+            ctxs = self._chain_contexts(run, chain) if chain is not None else None
+            if ctxs is not None:
+                tasks = await self._run_chain(run, ctxs, inputs)
+            else:
+                if chain is not None:  # a chain that needs the general path: its inboxes were not made
+                    for node_id in graph.by_id:
+                        run.inboxes[node_id] = _Inbox([e.key for e in graph.inputs[node_id]] or [INPUT_KEY])
+                semaphore = asyncio.Semaphore(self.max_concurrency)
+                tasks = [asyncio.ensure_future(self._node_task(run, node_id, semaphore)) for node_id in graph.by_id]
+                if not source_mode:
+                    tasks.append(asyncio.ensure_future(self._feed(run, inputs)))
             if tasks:
                 done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
                 failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception() is not None]
@@ -426,22 +452,112 @@ class Executor:
         for box in boxes:
             box.put(INPUT_KEY, _EOF)
 
+    # ------------------------------------------------- a chain in one hop
+    def _chain_contexts(self, run: _Run, chain: List[str]) -> Optional[List[_NodeCtx]]:
+        """The contexts of a chain's nodes when all of them can run in one thread hop, else None.
+
+        That is: every node has a sync, non-streaming ``process``, and every
+        edge carries the whole output (no port of a multi-port node).
+        """
+        ctxs = [self._node_ctx(run, node_id) for node_id in chain]
+        for ctx in ctxs:
+            if (ctx.mode != "sync" or getattr(ctx.node, "is_streaming", False)
+                    or (ctx.multi_port and any(e.from_port is not None for e in ctx.out_edges))):
+                return None
+        return ctxs
+
+    async def _run_chain(self, run: _Run, ctxs: List[_NodeCtx], items: List[Any]) -> List["asyncio.Future[Any]"]:
+        """Runs a chain of sync nodes over a list of items with one thread hop.
+
+        This is what the general path does for such a chain, without a task,
+        an inbox and a thread hop per node: there, the first node gets every
+        item as one batch, and each node gets its predecessor's outputs as one
+        batch once the predecessor has finished. Here one worker thread runs
+        the nodes' batches one after the other (the same calls, attempts,
+        breakers and hooks, in the same order) until the end of the chain, or
+        until a node needs the event loop: a retry's backoff wait, a final
+        failure, or a result that is awaitable or an async iterator. From that
+        node on, the general path takes over (returned: its tasks).
+        """
+        if not items:  # no calls: every node ends at once, in order
+            run.finished.extend(ctx.node_id for ctx in ctxs)
+            return []
+        j, batch, results, stop = await self.call_blocking(self._chain_blocking, run, ctxs, list(items))
+        ctx = ctxs[j]
+        if stop is None and not any(_needs_loop(r) for r in results):  # the chain ran to its end
+            for result in results:
+                self._emit(run, ctx, result)
+            run.finished.append(ctx.node_id)
+            return []
+        # node j goes on in the general path, with the outcome of its first batch call, and so do the rest
+        graph = run.graph
+        for c in ctxs[j:]:
+            run.inboxes[c.node_id] = _Inbox([e.key for e in graph.inputs[c.node_id]] or [INPUT_KEY])
+        run.inboxes[ctx.node_id].put(run.inboxes[ctx.node_id].keys[0], _EOF)  # its whole input is ``batch``
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+        tasks = [asyncio.ensure_future(self._node_task(run, ctx.node_id, semaphore, ctx=ctx,
+                                                       first=(batch, results, stop)))]
+        tasks += [asyncio.ensure_future(self._node_task(run, c.node_id, semaphore)) for c in ctxs[j + 1:]]
+        return tasks
+
+    def _chain_blocking(self, run: _Run, ctxs: List[_NodeCtx], batch: List[Any]
+                        ) -> Tuple[int, List[Any], List[Any], Union[None, _Retry, NodeExecutionError]]:
+        """In a worker thread: each node's batch in turn (see :meth:`_run_chain`).
+
+        Returns ``(j, batch, results, stop)``: node ``j`` (the last, or the
+        one that needs the loop) got ``batch`` and gave ``results`` and
+        ``stop`` (as :meth:`_run_node_attempts_blocking`); the nodes before it
+        have finished and their outputs are recorded.
+        """
+        keep = run.keep_results
+        last = len(ctxs) - 1
+        j = 0
+        while True:
+            ctx = ctxs[j]
+            results, stop = self._run_node_attempts_blocking(run, ctx, batch)
+            if j == last or stop is not None or run.cancelled.is_set():
+                return j, batch, results, stop
+            outs = []
+            for result in results:
+                if _needs_loop(result):
+                    return j, batch, results, stop
+                if result is not None:
+                    outs.append(result)
+            if keep:
+                run.results[ctx.node_id].extend(outs)
+            run.finished.append(ctx.node_id)
+            batch = outs
+            j += 1
+
     # ------------------------------------------------------------ one node
-    async def _node_task(self, run: _Run, node_id: str, semaphore: asyncio.Semaphore) -> None:
+    def _node_ctx(self, run: _Run, node_id: str) -> _NodeCtx:
         node = run.nodes[node_id]
-        process = node.process
-        mode = "asyncgen" if inspect.isasyncgenfunction(process) else (
-            "async" if inspect.iscoroutinefunction(process) else "sync")
         out_edges = run.graph.outputs[node_id]
         policy = (run.policies.get(node_id) or RetryPolicy.from_spec(getattr(node, "retry_policy", None))
                   or self.retry_policy)
         key_fn = getattr(node, "circuit_key", None)
-        ctx = _NodeCtx(node_id, node, _type_name(node), mode, out_edges,
-                       multi_port=len(getattr(node, "output_types", {}) or {}) > 1,
+        ctx = _NodeCtx(node_id, node, _type_name(node), _mode_of(node.process), out_edges,
+                       multi_port=len(getattr(node, "output_types", None) or ()) > 1,
                        is_sink=not out_edges, policy=policy, circuit_key=key_fn if callable(key_fn) else None)
         if self.breakers is not None and ctx.circuit_key is None:
             ctx.breaker = self.breakers.get(node_circuit_key(ctx.node_type))
+        return ctx
+
+    async def _node_task(self, run: _Run, node_id: str, semaphore: asyncio.Semaphore, *,
+                         ctx: Optional[_NodeCtx] = None,
+                         first: Optional[Tuple[List[Any], List[Any], Union[None, _Retry, NodeExecutionError]]] = None,
+                         ) -> None:
+        """Runs one node over its inputs. ``ctx``/``first``: a node taken over from :meth:`_run_chain`,
+        with its context, and its whole input batch with the outcome of the first call on it."""
+        if ctx is None:
+            ctx = self._node_ctx(run, node_id)
+        node = ctx.node
+        out_edges = ctx.out_edges
         inbox = run.inboxes[node_id]
+        if first is not None:
+            batch, results, stop = first
+            await self._process_batch(run, ctx, batch, semaphore, first=(results, stop))
+            del batch, results, first
         if not inbox.keys:  # a source in source mode: one call without input
             await self._run_node_attempts(run, ctx, _NO_ARG, semaphore=None)
         elif getattr(node, "is_streaming", False):
@@ -460,15 +576,21 @@ class Executor:
             run.inboxes[edge.dst].put(edge.key, _EOF)
         run.finished.append(node_id)
 
-    async def _process_batch(self, run: _Run, ctx: _NodeCtx, batch: List[Any], semaphore: asyncio.Semaphore) -> None:
+    async def _process_batch(self, run: _Run, ctx: _NodeCtx, batch: List[Any], semaphore: asyncio.Semaphore,
+                             first: Optional[Tuple[List[Any], Union[None, _Retry, NodeExecutionError]]] = None,
+                             ) -> None:
+        """Processes one batch of a node (``first``: the outcome of the first call on it, already made)."""
         if ctx.mode == "sync":
             pending, attempt, history = batch, 1, []
             while pending:
-                async with semaphore:
-                    results, retry = await self.call_blocking(self._run_node_attempts_blocking, run, ctx, pending,
-                                                              attempt, history)
+                if first is not None:
+                    (results, retry), first = first, None
+                else:
+                    async with semaphore:
+                        results, retry = await self.call_blocking(self._run_node_attempts_blocking, run, ctx,
+                                                                  pending, attempt, history)
                 for result in results:
-                    if inspect.isawaitable(result) or hasattr(result, "__anext__"):
+                    if _needs_loop(result):
                         await self._guarded(ctx, 1, self._emit_result(run, ctx, result))
                     else:
                         self._emit(run, ctx, result)
@@ -502,10 +624,9 @@ class Executor:
         duration_ns = time.perf_counter_ns() - t0
         if error is not None or attempt > 1:
             history.append(AttemptRecord(ctx.node_id, ctx.node_type, attempt, error, delay_s, ran, duration_ns))
-        if self.hooks.has_node_hooks:
-            self.hooks.call("after_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                            attempt=attempt, duration_ns=duration_ns, error=error, delay_s=delay_s, ran=ran,
-                            result=result)
+        for hook in self.hooks.after_node:
+            hook(run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type, attempt=attempt,
+                 duration_ns=duration_ns, error=error, delay_s=delay_s, ran=ran, result=result)
 
     def _failure(self, ctx: _NodeCtx, attempt: int, history: List[AttemptRecord], item: Any,
                  exc: BaseException) -> NodeExecutionError:
@@ -611,10 +732,14 @@ class Executor:
                     return results, self._blocking_failure(run, ctx, index, item, 1, [], exc, None, t0)
             return results, None
         has_hooks = hooks.has_node_hooks
+        before_hooks, after_hooks = hooks.before_node, hooks.after_node
+        run_id, node_id, node_type = run.run_id, ctx.node_id, ctx.node_type
+        cancelled = run.cancelled.is_set
+        perf_ns = time.perf_counter_ns
         breaker = ctx.breaker
         attempt, history = first_attempt, list(first_history or ())
         for index, item in enumerate(batch):
-            if run.cancelled.is_set():
+            if cancelled():
                 break
             if index:
                 attempt = 1
@@ -627,10 +752,9 @@ class Executor:
                     breaker.before_call()
                 except CircuitOpenError as exc:
                     raise self._refused(run, ctx, history, attempt, item, exc) from exc
-            if has_hooks:
-                hooks.call("before_node", run_id=run.run_id, node_id=ctx.node_id, node_type=ctx.node_type,
-                           attempt=attempt, item=item)
-            t0 = time.perf_counter_ns()
+            for hook in before_hooks:
+                hook(run_id=run_id, node_id=node_id, node_type=node_type, attempt=attempt, item=item)
+            t0 = perf_ns()
             try:
                 result = process(item)
                 results.append(result)
@@ -642,8 +766,13 @@ class Executor:
                 raise
             if breaker is not None and (breaker.fail_counter or breaker.state_unchecked != CLOSED):
                 breaker.on_success()
-            if has_hooks or attempt > 1:
+            if attempt > 1:
                 self._finish_attempt(run, ctx, history, attempt, None, None, t0, result=result)
+            elif has_hooks:  # _finish_attempt of a first attempt that succeeded: nothing to record
+                duration_ns = perf_ns() - t0
+                for hook in after_hooks:
+                    hook(run_id=run_id, node_id=node_id, node_type=node_type, attempt=1, duration_ns=duration_ns,
+                         error=None, delay_s=None, ran=True, result=result)
         return results, None
 
     def _blocking_failure(self, run: _Run, ctx: _NodeCtx, index: int, item: Any, attempt: int,
@@ -701,6 +830,36 @@ class Executor:
 
 _NO_ARG = object()
 _NOTHING = object()
+#: Result types that are never awaitable nor async iterators (skips the generic checks).
+_PLAIN_TYPES = frozenset((type(None), bool, int, float, complex, str, bytes, bytearray, tuple, list, dict))
+
+
+def _needs_loop(result: Any) -> bool:
+    """Whether a sync ``process`` result must be awaited or iterated on the event loop."""
+    if type(result) in _PLAIN_TYPES:
+        return False
+    return inspect.isawaitable(result) or hasattr(result, "__anext__")
+
+
+_MODES: Dict[Any, str] = {}
+
+
+def _mode_of(process: Callable[..., Any]) -> str:
+    """``"asyncgen"``, ``"async"`` or ``"sync"``: how ``process`` is called (cached per class function)."""
+    func = getattr(process, "__func__", None)  # a bound method: the answer is its function's
+    if func is not None:
+        mode = _MODES.get(func)
+        if mode is not None:
+            return mode
+    if inspect.isasyncgenfunction(process):
+        mode = "asyncgen"
+    else:
+        mode = "async" if inspect.iscoroutinefunction(process) else "sync"
+    if func is not None:
+        if len(_MODES) > 4096:
+            _MODES.clear()
+        _MODES[func] = mode
+    return mode
 
 
 def _takes_no_argument(fn: Callable[..., Any]) -> bool:

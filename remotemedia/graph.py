@@ -100,6 +100,24 @@ class PipelineGraph:
                 self.inputs[edge.dst].append(edge)
 
     # ----------------------------------------------------------------- queries
+    def chain_order(self) -> Optional[List[str]]:
+        """The node ids from source to sink when the graph is one chain (every node has at most
+        one input and one output connection, and all are connected), else None. Computed once."""
+        try:
+            return self._chain
+        except AttributeError:
+            pass
+        chain: Optional[List[str]] = None
+        sources = [n for n in self.by_id if not self.inputs[n]]
+        if len(sources) == 1 and all(len(self.inputs[n]) <= 1 and len(self.outputs[n]) <= 1 for n in self.by_id):
+            chain = [sources[0]]
+            while self.outputs[chain[-1]] and len(chain) <= len(self.by_id):
+                chain.append(self.outputs[chain[-1]][0].dst)
+            if len(chain) != len(self.by_id) or len(set(chain)) != len(chain):
+                chain = None
+        self._chain: Optional[List[str]] = chain
+        return chain
+
     @property
     def sources(self) -> List[str]:
         """Node ids without inputs (they receive the pipeline input), in order."""

@@ -46,8 +46,11 @@ class HookSet:
         self._by_method: Dict[str, List[Any]] = {
             name: [getattr(h, name) for h in self.hooks if callable(getattr(h, name, None))] for name in HOOK_METHODS
         }
+        #: The bound ``before_node`` and ``after_node`` methods, in hook order (for hot loops).
+        self.before_node: List[Any] = self._by_method["before_node"]
+        self.after_node: List[Any] = self._by_method["after_node"]
         #: Whether any node-level hook exists (the executor skips timing otherwise).
-        self.has_node_hooks = bool(self._by_method["before_node"] or self._by_method["after_node"])
+        self.has_node_hooks = bool(self.before_node or self.after_node)
 
     def call(self, method: str, **kwargs: Any) -> None:
         for fn in self._by_method[method]:

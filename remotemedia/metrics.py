@@ -28,9 +28,9 @@ allocations of the native module by its counting global allocator; a few
 hundred nanoseconds per call. Python objects other than numpy buffers are not
 counted in this mode. Without the native module (or with
 ``memory="tracemalloc"``), :mod:`tracemalloc` measures Python objects and
-numpy buffers; it is started when the first node call begins and stopped when
-the last one in flight ends, and it slows every allocation of the process
-meanwhile. For every call the collector reports ``python_peak_bytes`` (numpy
+numpy buffers; it is started when the collector is made and stays on for the
+rest of the process (see :class:`_TracemallocTracker`), slowing every
+allocation of the process from then on. For every call the collector reports ``python_peak_bytes`` (numpy
 buffers, plus Python objects under tracemalloc) and ``native_peak_bytes``
 (Rust allocations): the highest level each counter reached during the call
 minus its level when the call started; ``peak_memory_bytes`` is their sum (an
@@ -164,35 +164,48 @@ class _CountingTracker:
         self._install = native_module.numpy_memory_install
         self._reset = native_module.memory_reset_peaks
 
+    # acquire()/release() with try/finally: the same as ``with self._lock``, a little cheaper on this hot path
     def enter(self, call: list) -> None:
         if not _counting_installed.get():  # numpy keeps its handler per context (thread or task)
             self._install()
             _counting_installed.set(True)
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             np_cur, np_peak, nat_cur, nat_peak = self._reset()
-            for c in self._active:
+            active = self._active
+            for c in active:
                 if np_peak > c[_PY_PEAK]:
                     c[_PY_PEAK] = np_peak
                 if nat_peak > c[_NAT_PEAK]:
                     c[_NAT_PEAK] = nat_peak
             call[_PY_BASE] = call[_PY_PEAK] = np_cur
             call[_NAT_BASE] = call[_NAT_PEAK] = nat_cur
-            self._active.append(call)
+            active.append(call)
+        finally:
+            lock.release()
 
     def exit(self, call: list) -> None:
-        with self._lock:
-            if not _remove(self._active, call):
+        lock = self._lock
+        lock.acquire()
+        try:
+            active = self._active
+            if active and active[-1] is call:  # the newest call in flight (always, without concurrency)
+                active.pop()
+            elif not _remove(active, call):
                 return
             _, np_peak, _, nat_peak = self._reset()
             if np_peak > call[_PY_PEAK]:
                 call[_PY_PEAK] = np_peak
             if nat_peak > call[_NAT_PEAK]:
                 call[_NAT_PEAK] = nat_peak
-            for c in self._active:
+            for c in active:
                 if np_peak > c[_PY_PEAK]:
                     c[_PY_PEAK] = np_peak
                 if nat_peak > c[_NAT_PEAK]:
                     c[_NAT_PEAK] = nat_peak
+        finally:
+            lock.release()
 
 
 _TRACEMALLOC_LOCK = threading.Lock()
@@ -328,6 +341,8 @@ def _iso(epoch_ns: int) -> str:
 
 
 _SIZED = frozenset((np.ndarray, AudioBuffer, tuple, list, dict, bytes, bytearray))
+#: Types with no size (skips the isinstance check; a subclass of one of these is checked as usual).
+_UNSIZED = frozenset((int, float, bool, str, type(None)))
 _perf_ns = time.perf_counter_ns
 _thread_ns = time.thread_time_ns
 _get_ident = threading.get_ident
@@ -395,11 +410,14 @@ class ExecutionMetrics:
         run = self._running.get(run_id)
         if run is None:
             return
+        t = type(item)
         call = [next(run.seq), node_id, node_type, attempt, 0, 0, 0, 0, _get_ident(),
-                payload_size(item) if type(item) in _SIZED or isinstance(item, np.ndarray) else _NO_SIZE,
+                _NO_SIZE if t in _UNSIZED else (payload_size(item) if t in _SIZED or isinstance(item, np.ndarray)
+                                                else _NO_SIZE),
                 _NO_SIZE, "running", None, None, 0, 0, 0, 0]
-        if self._memory is not None:
-            self._memory.enter(call)
+        memory = self._memory
+        if memory is not None:
+            memory.enter(call)
         run.open[node_id] = call
         if self.cpu_time:
             call[_CPU0] = _thread_ns()
@@ -418,11 +436,13 @@ class ExecutionMetrics:
             return
         call[_END] = end_ns
         call[_CPU] = cpu_ns - call[_CPU0]
-        if self._memory is not None:
-            self._memory.exit(call)
+        memory = self._memory
+        if memory is not None:
+            memory.exit(call)
         if error is None:
             call[_STATUS] = "ok"
-            if type(result) in _SIZED or isinstance(result, np.ndarray):
+            t = type(result)
+            if t not in _UNSIZED and (t in _SIZED or isinstance(result, np.ndarray)):
                 call[_OUT] = payload_size(result)
         else:
             call[_STATUS] = "failed"
@@ -513,13 +533,17 @@ class ExecutionMetrics:
         cpu_time = run.cpu_time
         for (seq, node_id, node_type, attempt, start, end, _, cpu, thread, in_size, out_size, status, error, delay,
              py_base, py_peak, nat_base, nat_peak) in calls:
-            for lane, lane_end in enumerate(lane_ends):  # the first lane free at this start
-                if lane_end <= start:
-                    lane_ends[lane] = end
-                    break
+            if lane_ends and lane_ends[0] <= start:  # the first lane free at this start (most often the first)
+                lane = 0
+                lane_ends[0] = end
             else:
-                lane = len(lane_ends)
-                lane_ends.append(end)
+                for lane, lane_end in enumerate(lane_ends):
+                    if lane_end <= start:
+                        lane_ends[lane] = end
+                        break
+                else:
+                    lane = len(lane_ends)
+                    lane_ends.append(end)
             start_us = (start - t0) / 1000
             end_us = (end - t0) / 1000
             wall_us = (end - start) / 1000
@@ -537,16 +561,21 @@ class ExecutionMetrics:
                 "peak_memory_bytes": peak, "python_peak_bytes": py_peak, "native_peak_bytes": nat_peak,
             })
             n = nodes.get(node_id)
-            if n is None:
-                n = nodes[node_id] = {
+            if n is None:  # the node's first call: its totals are this call's (as folded into zeros below)
+                nodes[node_id] = {
                     "node_type": node_type, "implementation": impl, "status": status, "order": len(nodes),
-                    "calls": 0, "attempts": 0, "retries": 0, "errors": 0,
+                    "calls": 1, "attempts": attempt, "retries": 1 if attempt > 1 else 0,
+                    "errors": 1 if status == "failed" else 0,
                     "started_at": _iso(wall0 + start - t0), "start_us": start_us,
-                    "end_us": end_us, "wall_us": 0.0, "mean_wall_us": 0.0, "max_wall_us": 0.0,
-                    "cpu_us": 0.0 if cpu_time else None,
-                    "peak_memory_bytes": 0, "python_peak_bytes": 0, "native_peak_bytes": 0,
-                    "input_samples": None, "input_bytes": None, "output_samples": None, "output_bytes": None,
+                    "end_us": end_us, "wall_us": 0.0 + wall_us, "mean_wall_us": 0.0,
+                    "max_wall_us": wall_us if wall_us > 0.0 else 0.0,
+                    "cpu_us": 0.0 + cpu_us if cpu_time else None,
+                    "peak_memory_bytes": peak if peak > 0 else 0, "python_peak_bytes": py_peak if py_peak > 0 else 0,
+                    "native_peak_bytes": nat_peak if nat_peak > 0 else 0,
+                    "input_samples": _first_size(in_size[0]), "input_bytes": _first_size(in_size[1]),
+                    "output_samples": _first_size(out_size[0]), "output_bytes": _first_size(out_size[1]),
                 }
+                continue
             n["calls"] += 1
             if attempt > n["attempts"]:
                 n["attempts"] = attempt
@@ -589,6 +618,11 @@ class ExecutionMetrics:
             "execution_order": [nid for nid, n in nodes.items() if n["status"] != "not_run"],
             "nodes": nodes, "edges": edges, "calls": call_dicts,
         }
+
+
+def _first_size(value: Optional[int]) -> Optional[int]:
+    """A node's size total after its first call (as :func:`_add_size` would fold it into None)."""
+    return None if value is None else 0 + value
 
 
 def _add_size(n: Dict[str, Any], samples_key: str, bytes_key: str, size: _Size) -> None:
