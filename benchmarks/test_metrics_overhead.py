@@ -14,6 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import tracemalloc
 
 import pytest
 from interleave import interleaved
@@ -25,7 +31,11 @@ from remotemedia.nodes.base import PassThroughNode
 from remotemedia.pipeline import Pipeline
 from remotemedia.trace import chrome_trace
 
-MODES = ["off", "auto", "tracemalloc"]
+#: Memory modes measured in this process. ``tracemalloc`` is measured in child processes
+#: (:func:`test_tracemalloc_mode_overhead_in_child_processes`): once started it stays on for the
+#: whole process (see remotemedia.metrics), and would then slow every variant and every later
+#: benchmark in it, the baseline included.
+MODES = ["off", "auto"]
 
 
 def chain(n, hooks=()):
@@ -133,3 +143,47 @@ def test_export_chrome_trace_of_100_node_run(benchmark, run_100):
     m = run_100.get()
     benchmark(lambda: json.dumps(chrome_trace(m)))
     print(f"\nChrome trace of a 100-node run: {benchmark.stats.stats.median * 1e3:.3f} ms")
+
+
+_CHILD = textwrap.dedent("""
+    import asyncio, statistics, sys, time
+    from remotemedia.metrics import ExecutionMetrics
+    from remotemedia.nodes.base import PassThroughNode
+    from remotemedia.pipeline import Pipeline
+    hooks = [ExecutionMetrics(memory="tracemalloc", opentelemetry=False)] if sys.argv[1] == "on" else []
+    p = Pipeline([PassThroughNode(name=f"n{i}") for i in range(10)], hooks=hooks)
+    loop = asyncio.new_event_loop()
+    for _ in range(50):
+        loop.run_until_complete(p.run(1))
+    times = []
+    for _ in range(400):
+        t0 = time.perf_counter()
+        loop.run_until_complete(p.run(1))
+        times.append(time.perf_counter() - t0)
+    print(statistics.median(times))
+""")
+
+
+def _child_median_s(mode: str) -> float:
+    out = subprocess.run([sys.executable, "-c", _CHILD, mode], capture_output=True, text=True, check=True,
+                         timeout=300, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def test_tracemalloc_mode_overhead_in_child_processes(benchmark):
+    """memory="tracemalloc": children without and with it, alternated; the median of the pair ratios."""
+    assert not tracemalloc.is_tracing(), "an earlier benchmark left tracemalloc on in this process"
+    pairs = []
+    for r in range(5):
+        order = ("off", "on") if r % 2 == 0 else ("on", "off")
+        got = {mode: _child_median_s(mode) for mode in order}
+        pairs.append((got["off"], got["on"]))
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    base = statistics.median(off for off, _ in pairs)
+    ratio = statistics.median(on / off for off, on in pairs)
+    overhead_us = (ratio - 1) * base * 1e6
+    benchmark.extra_info["tracemalloc_mode"] = {"base_us": base * 1e6, "ratio": ratio, "overhead_us": overhead_us}
+    note(benchmark, "metrics overhead per 10-node execution, memory=tracemalloc (child processes)", overhead_us,
+         "us", source="issue 6")
+    print(f"\nmemory=tracemalloc, 10-node chain, one item: {base * 1e6:.1f} us/run without metrics, "
+          f"ratio {ratio:.3f}, overhead {overhead_us:.1f} us (medians of 5 alternated child pairs)")
