@@ -87,7 +87,14 @@ macro_rules! int_kernel {
                 dst.copy_from_slice(src);
                 return;
             }
-            if channels.is_power_of_two() {
+            if channels == 2 {
+                // The main case, with the shift fixed: floor, plus one on a tie
+                // (odd sum) with an odd floor. LLVM keeps this in 16-bit lanes.
+                sum_frames!($t, $acc, src, 2, frames, layout, dst, |s: $acc| {
+                    let q = s >> 1;
+                    (q + (s & q & 1)) as $t
+                });
+            } else if channels.is_power_of_two() {
                 let shift = channels.trailing_zeros();
                 let fin = pow2_round!($acc);
                 sum_frames!(
