@@ -157,12 +157,34 @@ macro_rules! sum_frames {
                 }
             }
             Layout::Interleaved => {
-                for (d, f) in dst.iter_mut().zip(src.chunks_exact(channels)) {
-                    let mut s = f[0] as $acc;
-                    for &x in &f[1..] {
-                        s += x as $acc;
+                /// A fixed channel count: the frame's sum unrolls, and LLVM
+                /// vectorises across frames.
+                #[inline(always)]
+                fn fixed<const N: usize>(src: &[$t], dst: &mut [$t], fin: impl Fn($acc) -> $t) {
+                    for (d, f) in dst.iter_mut().zip(src.chunks_exact(N)) {
+                        let mut s = f[0] as $acc;
+                        for &x in &f[1..N] {
+                            s += x as $acc;
+                        }
+                        *d = fin(s);
                     }
-                    *d = fin(s);
+                }
+                match channels {
+                    3 => fixed::<3>(src, dst, fin),
+                    4 => fixed::<4>(src, dst, fin),
+                    5 => fixed::<5>(src, dst, fin),
+                    6 => fixed::<6>(src, dst, fin),
+                    7 => fixed::<7>(src, dst, fin),
+                    8 => fixed::<8>(src, dst, fin),
+                    _ => {
+                        for (d, f) in dst.iter_mut().zip(src.chunks_exact(channels)) {
+                            let mut s = f[0] as $acc;
+                            for &x in &f[1..] {
+                                s += x as $acc;
+                            }
+                            *d = fin(s);
+                        }
+                    }
                 }
             }
         }
