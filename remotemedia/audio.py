@@ -8,6 +8,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from remotemedia.errors import KernelInputError
+from remotemedia.kernels import check_impl
 
 SAMPLE_DTYPES = {
     np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32", np.dtype(np.float64): "f64",
@@ -80,16 +81,34 @@ class AudioBuffer:
         flat = np.frombuffer(data, dtype=dtype)
         return cls(flat.reshape(-1, num_channels).T, sample_rate)
 
-    def to_mono(self) -> "AudioBuffer":
-        """Mixes down to one channel (mean of channels, float32 for float input,
-        the input's integer type for integer input, rounded half to even)."""
+    def to_mono(self, *, impl: Optional[str] = None) -> "AudioBuffer":
+        """Mixes down to one channel: the mean of the channels of each frame.
+
+        Integer input gives the mean rounded half to even in the input's
+        dtype; float input the float64 mean cast back to the input's dtype
+        (:func:`remotemedia.kernels.mix.mix_to_mono` has the exact rules).
+        Mono input is returned as is.
+
+        Args:
+            impl: ``"python"``, ``"native"`` or None for the default implementation.
+
+        Returns:
+            An AudioBuffer with samples shaped (1, frames), same dtype and rate.
+        """
         if self.num_channels == 1:
             return self
-        if self.samples.dtype.kind == "f":
-            mixed = self.samples.mean(axis=0, dtype=np.float64).astype(self.samples.dtype)
+        from remotemedia.kernels.mix import mix_to_mono
+
+        x = self.samples
+        if x.dtype.kind == "f" and x.shape[0] >= 8 and (x.shape[1] == 1 or not x.flags.c_contiguous):
+            # With 8+ channels on numpy's inner loop (channel-contiguous data or a single frame),
+            # numpy's mean sums them pairwise, not in channel order as the kernel does; the
+            # last bits can differ, and to_mono keeps the results it has always given.
+            impl = check_impl(impl, "mix")  # still validates impl= the same way
+            mixed = x.mean(axis=0, dtype=np.float64).astype(x.dtype)[np.newaxis, :]
         else:
-            mixed = np.rint(self.samples.mean(axis=0, dtype=np.float64)).astype(self.samples.dtype)
-        return AudioBuffer(mixed[np.newaxis, :], self.sample_rate)
+            mixed = mix_to_mono(x, impl=impl)
+        return AudioBuffer(mixed, self.sample_rate)
 
     def as_tuple(self) -> Tuple[np.ndarray, int]:
         """The 1.x tuple form ``(samples, sample_rate)``."""

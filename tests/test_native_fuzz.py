@@ -45,6 +45,17 @@ def test_raw_convert_entry_points(src, n_out):
 
 
 @settings(max_examples=150, deadline=None)
+@given(channels=INTS, interleaved=st.booleans(), n_out=st.integers(0, 3000),
+       src=arrays(np.int16) | arrays(np.float32))
+def test_raw_mix_entry_points(channels, interleaved, n_out, src):
+    name = "mix_i16" if src.dtype == np.int16 else "mix_f32"
+    call_safely(getattr(rt, name), src, channels, interleaved, np.zeros(n_out, src.dtype))
+    call_safely(getattr(rt, name), src, channels, interleaved, np.zeros((2, n_out), src.dtype))
+    for c in (1, 2, 3, 1024, 1025):  # steer to channel counts that pass the first check
+        call_safely(getattr(rt, name), src, c, interleaved, np.zeros(src.size // c, src.dtype))
+
+
+@settings(max_examples=150, deadline=None)
 @given(mode=INTS, rate=INTS, frame_length=INTS, samples=arrays(np.int16))
 def test_raw_webrtc_vad(mode, rate, frame_length, samples):
     try:
@@ -90,6 +101,7 @@ def test_wrappers_with_extreme_arrays(channels, frames, value, pair):
     call_safely(K.resample, x, *pair)
     call_safely(K.webrtc_vad, x[0], 16000)
     call_safely(K.energy_vad, x[0], 16000)
+    call_safely(K.mix_to_mono, x)
     i16 = np.full((1, frames * 50), -32768, np.int16)
     assert K.webrtc_vad(i16, 8000, 3, 10).decisions.size == -(-i16.size // 80)
 

@@ -11,12 +11,15 @@ mod alloc;
 mod convert;
 mod errors;
 mod gil;
+mod mix;
 mod normalize;
 mod resample;
 mod vad;
 
 /// Bumped whenever a signature or a semantic contract of this module changes;
-/// `remotemedia._native` refuses a module whose ABI version differs.
+/// `remotemedia._native` refuses a module whose ABI version differs. A new
+/// function is not such a change (an older module simply lacks it, which
+/// `remotemedia.kernels.native_missing_reason` reports per kernel family).
 pub const ABI_VERSION: u32 = 1;
 
 /// Crossing the language boundary with one array: returns its element count.
@@ -64,6 +67,7 @@ fn remotemedia_runtime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(noop_borrow_f32, m)?)?;
     m.add_function(wrap_pyfunction!(build_info, m)?)?;
     convert::register(m)?;
+    mix::register(m)?;
     normalize::register(m)?;
     resample::register(m)?;
     vad::register(m)?;

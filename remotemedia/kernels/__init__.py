@@ -33,6 +33,7 @@ FAMILIES: Dict[str, Tuple[str, ...]] = {
         "convert_i16_i32",
         "convert_i32_i16",
     ),
+    "mix": ("mix_i16", "mix_i32", "mix_f32", "mix_f64"),
     "resample": ("resample_f32", "ResampleStream"),
     "webrtc_vad": ("WebRtcVad",),
     "energy_vad": ("energy_vad_frames",),
@@ -119,7 +120,7 @@ class KernelSet:
     """
 
     def __init__(self, impl: str) -> None:
-        from remotemedia.kernels import convert, normalize, resample, vad
+        from remotemedia.kernels import convert, mix, normalize, resample, vad
 
         if impl not in IMPLS:
             raise KernelInputError("impl", "'python' or 'native'", repr(impl))
@@ -128,6 +129,7 @@ class KernelSet:
                 check_impl("native", family)
         self.impl = impl
         self.convert_format = functools.partial(convert.convert_format, impl=impl)
+        self.mix_to_mono = functools.partial(mix.mix_to_mono, impl=impl)
         self.resample = functools.partial(resample.resample, impl=impl)
         self.Resampler = functools.partial(resample.Resampler, impl=impl)
         self.webrtc_vad = functools.partial(vad.webrtc_vad, impl=impl)

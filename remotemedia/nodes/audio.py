@@ -295,7 +295,7 @@ class _VadStream:
     def _mono_float(self, samples: np.ndarray) -> np.ndarray:
         from remotemedia.audio import AudioBuffer
 
-        mono = AudioBuffer(samples, self.sample_rate).to_mono().samples[0]
+        mono = AudioBuffer(samples, self.sample_rate).to_mono(impl=self.node.impl).samples[0]
         if self.resampler is not None:
             from remotemedia.kernels.convert import convert_format
 

@@ -184,26 +184,29 @@ class AudioFileSink(KernelNode):
 
 
 @register_node
-class MonoMixNode(Node):
+class MonoMixNode(KernelNode):
     """Mixes every channel down to one (the mean of the channels).
 
     Args:
+        runtime_hint: implementation of the mix kernel (see :class:`KernelNode`).
         name: node id.
 
     ``process((samples, sample_rate))`` returns ``(samples (1, frames),
     sample_rate)`` of the input's dtype: float input is averaged in float64
     and cast back; integer input is averaged and rounded half to even (see
-    :meth:`remotemedia.audio.AudioBuffer.to_mono`). Mono input is returned as
-    is. Each frame is mixed on its own, so any chunking gives the same
-    samples (the node is stateless).
+    :meth:`remotemedia.audio.AudioBuffer.to_mono` and
+    :mod:`remotemedia.kernels.mix`). Mono input is returned as is. Each frame
+    is mixed on its own, so any chunking gives the same samples (the node is
+    stateless).
     """
 
+    kernel_family = "mix"
     input_types = {"audio": "audio"}
     output_types = {"audio": "audio"}
 
-    def __init__(self, name: Optional[str] = None) -> None:
-        super().__init__(name=name)
+    def __init__(self, runtime_hint: str = "auto", name: Optional[str] = None) -> None:
+        super().__init__(runtime_hint=runtime_hint, name=name)
 
     def process(self, data: Any) -> Tuple[np.ndarray, int]:
         samples, sample_rate = coerce_audio(data, node_id=self.name)
-        return AudioBuffer(samples, sample_rate).to_mono().samples, sample_rate
+        return AudioBuffer(samples, sample_rate).to_mono(impl=self.impl).samples, sample_rate

@@ -8,6 +8,7 @@
 pub mod convert;
 pub mod error;
 pub mod fvad;
+pub mod mix;
 pub mod normalize;
 pub mod resample;
 pub mod vad;
