@@ -202,7 +202,8 @@ class ChunkStreamRun:
 
     async def _supervise(self) -> None:
         hooks = self.executor.hooks
-        hooks.call("before_run", run_id=self.run_id, pipeline_name=self.pipeline_name)
+        hooks.call("before_run", run_id=self.run_id, pipeline_name=self.pipeline_name, graph=self.graph,
+                   nodes=self.nodes)
         t0 = time.perf_counter_ns()
         tasks = [asyncio.ensure_future(self._node_task(n)) for n in self.graph.by_id]
         if self._feed_queues:

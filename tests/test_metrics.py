@@ -385,3 +385,21 @@ def test_cpu_time_can_be_turned_off():
     assert m["nodes"]["m"]["wall_us"] > 0
     assert "<svg" in html_report(m)
     validate(aggregate([m, m]))
+
+
+def test_chunk_streams_report_each_kernel_nodes_implementation(impl, tmp_path):
+    """run_file (chunk streaming) tells the metrics which implementation each kernel node runs, as run() does."""
+    from remotemedia.io import write_audio
+    from remotemedia.nodes.audio import AudioResampleNode, VADNode
+    from remotemedia.nodes.io_audio import AudioFileSource, MonoMixNode
+    from remotemedia.nodes.segment_writer import SegmentWriter
+
+    src = tmp_path / "in.wav"
+    write_audio(src, (np.arange(2 * 48000) % 300).astype(np.int16).reshape(2, -1), 48000)
+    p = Pipeline([AudioFileSource(name="source"), MonoMixNode(name="mono", runtime_hint=impl),
+                  AudioResampleNode(target_sample_rate=16000, runtime_hint=impl, name="resample"),
+                  VADNode(backend="energy", segments=True, runtime_hint=impl, name="vad"),
+                  SegmentWriter(name="segments")], enable_metrics=True)
+    p.run_file(str(src), str(tmp_path / "out"))
+    nodes = p.get_metrics()["nodes"]
+    assert [nodes[n]["implementation"] for n in ("mono", "resample", "vad")] == [impl] * 3
