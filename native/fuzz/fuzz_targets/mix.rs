@@ -64,6 +64,9 @@ struct Case {
     out_delta: Option<i8>,
 }
 
+/// A mix entry point.
+type Kernel<T> = fn(&[T], usize, Layout, &mut [T]) -> Result<(), KernelError>;
+
 /// The exact mean of `vals`, rounded half to even (as i128).
 fn round_mean(vals: &[i128]) -> i128 {
     let c = vals.len() as i128;
@@ -88,7 +91,7 @@ fn run<T: Copy + Default + std::fmt::Debug>(
     src: &[T],
     channels: usize,
     out_delta: i8,
-    kernel: fn(&[T], usize, Layout, &mut [T]) -> Result<(), KernelError>,
+    kernel: Kernel<T>,
     same: impl Fn(T, T) -> bool,
     reference: impl Fn(&[T]) -> T,
 ) {
