@@ -138,6 +138,15 @@ def _remove(active: List[list], call: list) -> bool:
     return False
 
 
+def _fold_peaks(calls: Any, py_peak: int, nat_peak: int) -> None:
+    """Raises the peaks of every call in ``calls`` to the levels just read, where higher."""
+    for c in calls:
+        if py_peak > c[_PY_PEAK]:
+            c[_PY_PEAK] = py_peak
+        if nat_peak > c[_NAT_PEAK]:
+            c[_NAT_PEAK] = nat_peak
+
+
 #: Whether the counting numpy handler is installed in this context; numpy's own
 #: handler variable is a context variable too, so both follow the same scopes.
 _counting_installed: "contextvars.ContextVar[bool]" = contextvars.ContextVar("remotemedia_numpy_counting",
@@ -174,11 +183,7 @@ class _CountingTracker:
         try:
             np_cur, np_peak, nat_cur, nat_peak = self._reset()
             active = self._active
-            for c in active:
-                if np_peak > c[_PY_PEAK]:
-                    c[_PY_PEAK] = np_peak
-                if nat_peak > c[_NAT_PEAK]:
-                    c[_NAT_PEAK] = nat_peak
+            _fold_peaks(active, np_peak, nat_peak)
             call[_PY_BASE] = call[_PY_PEAK] = np_cur
             call[_NAT_BASE] = call[_NAT_PEAK] = nat_cur
             active.append(call)
@@ -195,15 +200,8 @@ class _CountingTracker:
             elif not _remove(active, call):
                 return
             _, np_peak, _, nat_peak = self._reset()
-            if np_peak > call[_PY_PEAK]:
-                call[_PY_PEAK] = np_peak
-            if nat_peak > call[_NAT_PEAK]:
-                call[_NAT_PEAK] = nat_peak
-            for c in active:
-                if np_peak > c[_PY_PEAK]:
-                    c[_PY_PEAK] = np_peak
-                if nat_peak > c[_NAT_PEAK]:
-                    c[_NAT_PEAK] = nat_peak
+            _fold_peaks((call,), np_peak, nat_peak)
+            _fold_peaks(active, np_peak, nat_peak)
         finally:
             lock.release()
 
@@ -250,11 +248,7 @@ class _TracemallocTracker:
                 nat_cur = self._native_stats()[0]
             else:
                 nat_peak = nat_cur = 0
-            for c in active:
-                if peak > c[_PY_PEAK]:
-                    c[_PY_PEAK] = peak
-                if nat_peak > c[_NAT_PEAK]:
-                    c[_NAT_PEAK] = nat_peak
+            _fold_peaks(active, peak, nat_peak)
             call[_PY_BASE] = call[_PY_PEAK] = cur
             call[_NAT_BASE] = call[_NAT_PEAK] = nat_cur
             active.append(call)
@@ -266,11 +260,8 @@ class _TracemallocTracker:
                 return
             peak = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else 0
             nat_peak = self._native_reset() if self._native_reset is not None else 0
-            for c in (call, *active):
-                if peak > c[_PY_PEAK]:
-                    c[_PY_PEAK] = peak
-                if nat_peak > c[_NAT_PEAK]:
-                    c[_NAT_PEAK] = nat_peak
+            _fold_peaks((call,), peak, nat_peak)
+            _fold_peaks(active, peak, nat_peak)
             if tracemalloc.is_tracing():
                 tracemalloc.reset_peak()
 
