@@ -370,7 +370,8 @@ class Pipeline:
         async with self._lifecycle():
             if job.mode == CHUNKS:
                 outputs = self.executor.iter_chunk_outputs(job.graph, job.nodes, job.feed, context=job.context,
-                                                           queue_chunks=job.queue_chunks, pipeline_name=self.name)
+                                                           queue_chunks=job.queue_chunks, pipeline_name=self.name,
+                                                           fuse=self.fuse == "auto")
             else:
                 outputs = self.executor.iter_outputs(job.graph, job.nodes, SOURCE_MODE if job.feed is None
                                                      else job.feed, pipeline_name=self.name,
@@ -501,7 +502,8 @@ class Pipeline:
     def _new_run(self, job: "_StreamJob") -> Any:
         if job.mode == CHUNKS:
             return self.executor.chunk_run(job.graph, job.nodes, job.feed, context=job.context,
-                                           queue_chunks=job.queue_chunks, pipeline_name=self.name)
+                                           queue_chunks=job.queue_chunks, pipeline_name=self.name,
+                                           fuse=self.fuse == "auto")
         return self.executor.new_run(job.graph, job.nodes, fed=job.feed is not None, pipeline_name=self.name,
                                      retry_policies=self._retry_policies())
 
@@ -550,7 +552,8 @@ class Pipeline:
         results: Dict[str, List[Any]] = {}
         async with self._lifecycle():
             outputs = self.executor.iter_chunk_outputs(job.graph, job.nodes, None, context=job.context,
-                                                       queue_chunks=job.queue_chunks, pipeline_name=self.name)
+                                                       queue_chunks=job.queue_chunks, pipeline_name=self.name,
+                                                       fuse=self.fuse == "auto")
             try:
                 async for sink_id, item in outputs:
                     results.setdefault(sink_id, []).append(item)
@@ -631,7 +634,8 @@ class Pipeline:
             source: the manifest.
             limits: a :class:`remotemedia.limits.ManifestLimits` for untrusted
                 manifests (default: :data:`remotemedia.limits.DEFAULT_LIMITS`).
-            **kwargs: passed to the constructor.
+            **kwargs: passed to the constructor. ``fuse`` defaults to the
+                manifest's ``config.fuse`` (``"auto"`` or ``"off"``).
 
         Raises:
             PipelineValidationError: every problem of the manifest, before anything runs.
@@ -640,9 +644,12 @@ class Pipeline:
 
         data, nodes = parse_manifest(source, limits=limits)
         connections = data.get("connections")
+        config = dict(data.get("config") or {})
+        if "fuse" not in kwargs and "fuse" in config:  # the manifest's own setting, unless the caller gives one
+            kwargs["fuse"] = config["fuse"]
         pipeline = cls(nodes, name=data["metadata"]["name"], connections=connections, **kwargs)
         pipeline.metadata = {k: v for k, v in data["metadata"].items() if k != "name"}
-        pipeline.config = dict(data.get("config") or {})
+        pipeline.config = config
         for spec in data["nodes"]:
             if spec.get("retry") is not None:
                 pipeline._retry[spec["id"]] = dict(spec["retry"])

@@ -26,6 +26,7 @@ import inspect
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
+from remotemedia.engine import fusion
 from remotemedia.engine.attempts import NOTHING, Attempts, acall_with_retries, call_with_retries, node_error
 from remotemedia.engine.inline import InlineStream
 from remotemedia.engine.pool import Pool, default_max_workers, shared_thread_pool
@@ -160,14 +161,15 @@ class Engine:
     def new_run(self, graph: PipelineGraph, nodes: Dict[str, Any], *, mode: str = ITEMS, fed: bool = True,
                 keep_results: bool = False, pipeline_name: Optional[str] = None,
                 retry_policies: Optional[Dict[str, RetryPolicy]] = None, context: Optional[Dict[str, Any]] = None,
-                queue_chunks: int = DEFAULT_QUEUE_CHUNKS) -> Run:
+                queue_chunks: int = DEFAULT_QUEUE_CHUNKS, fused: Sequence[Any] = (),
+                reported: Optional[Tuple[PipelineGraph, Dict[str, Any]]] = None) -> Run:
         """A :class:`Run` of ``graph`` with this engine's hooks, policy and breakers."""
         if isinstance(queue_chunks, bool) or not isinstance(queue_chunks, int) or queue_chunks < 1:
             raise ConfigurationError(f"queue_chunks: expected an int >= 1, given {queue_chunks!r}",
                                      parameter="queue_chunks", expected="an int >= 1", given=queue_chunks)
         return Run(graph, nodes, mode=mode, fed=fed, keep_results=keep_results, policies=retry_policies,
                    default_policy=self.retry_policy, breakers=self.breakers, hooks=self.hooks, context=context,
-                   queue_chunks=queue_chunks, pipeline_name=pipeline_name)
+                   queue_chunks=queue_chunks, pipeline_name=pipeline_name, fused=fused, reported=reported)
 
     async def run(self, graph: PipelineGraph, nodes: Dict[str, Any], inputs: Any = SOURCE_MODE, *,
                   keep_results: bool = True, pipeline_name: Optional[str] = None,
@@ -209,7 +211,7 @@ class Engine:
 
     def iter_chunk_outputs(self, graph: PipelineGraph, nodes: Dict[str, Any], feed: Any = None, *,
                            context: Optional[Dict[str, Any]] = None, queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
-                           pipeline_name: Optional[str] = None) -> AsyncIterator[Tuple[str, Any]]:
+                           pipeline_name: Optional[str] = None, fuse: bool = False) -> AsyncIterator[Tuple[str, Any]]:
         """Runs ``graph`` over one chunk stream on the event loop; yields ``(sink_id, output)``.
 
         Args:
@@ -220,14 +222,18 @@ class Engine:
             queue_chunks: capacity of every edge, in chunks.
         """
         run = self.chunk_run(graph, nodes, feed, context=context, queue_chunks=queue_chunks,
-                             pipeline_name=pipeline_name)
+                             pipeline_name=pipeline_name, fuse=fuse)
         sink: asyncio.Queue = asyncio.Queue(queue_chunks * max(1, len(graph.sinks)))
         return self._drive(run, feed, sink)
 
     def chunk_run(self, graph: PipelineGraph, nodes: Dict[str, Any], feed: Any, *,
                   context: Optional[Dict[str, Any]] = None, queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
-                  pipeline_name: Optional[str] = None) -> Run:
-        """A chunk-stream :class:`Run`; checks that every source has something to read."""
+                  pipeline_name: Optional[str] = None, fuse: bool = False) -> Run:
+        """A chunk-stream :class:`Run`; checks that every source has something to read.
+
+        Args:
+            fuse: plan fused native segments (see :mod:`.fusion`).
+        """
         if feed is None:
             fed = [n for n in graph.sources if not class_traits(type(nodes[n])).chunk_source]
             if fed:
@@ -235,8 +241,12 @@ class Engine:
                     f"source node(s) {fed} need input: give a file path or chunks to stream(), or start the "
                     "pipeline with a chunk source such as AudioFileSource", node_id=fed[0], parameter="inputs",
                     expected="a file path, chunks, or a chunk source node", given=None)
+        reported = (graph, nodes)
+        fused: list = []
+        if fuse:
+            graph, nodes, fused = fusion.fuse(graph, nodes)
         return self.new_run(graph, nodes, mode=CHUNKS, fed=feed is not None, pipeline_name=pipeline_name,
-                            context=context, queue_chunks=queue_chunks)
+                            context=context, queue_chunks=queue_chunks, fused=fused, reported=reported)
 
     async def _drive(self, run: Run, inputs: Any, sink: "asyncio.Queue[Any]") -> AsyncIterator[Tuple[str, Any]]:
         scheduler = Scheduler(self, run, sink)

@@ -3,8 +3,7 @@
 Every call the package makes with retries goes through :class:`Attempts`: node
 calls in item runs and chunk streams (sync, async, and in a worker thread's
 batch), fused segments, the batch runner's per-input attempts, and
-:meth:`RetryPolicy.call <remotemedia.reliability.RetryPolicy.call>`. One state
-machine, three entries:
+:func:`call_with_retries`. One state machine, three entries:
 
 - :meth:`Attempts.call_sync`: the whole loop in the calling thread (backoff
   waits with ``time.sleep``);
@@ -57,16 +56,20 @@ class Attempts:
         cancelled: an event set when the run is cancelled (no retry after it).
         reraise: a final failure re-raises the call's own exception instead of
             a :class:`NodeExecutionError` (the standalone loop of
-            :meth:`RetryPolicy.call <remotemedia.reliability.RetryPolicy.call>`).
+            :func:`call_with_retries`).
+        passthrough: ids of nodes this call stands for (a fused segment's
+            stages): a :class:`NodeError` naming one of them is final and
+            raised as it is.
     """
 
     __slots__ = ("node_id", "node_type", "policy", "run_id", "before_hooks", "after_hooks", "has_hooks", "breaker",
-                 "breakers", "circuit_key", "cancelled", "reraise")
+                 "breakers", "circuit_key", "cancelled", "reraise", "passthrough")
 
     def __init__(self, node_id: str, node_type: str, policy: RetryPolicy, *, run_id: int = 0, hooks: Any = None,
                  breaker: Optional[CircuitBreaker] = None, breakers: Optional[CircuitBreakerRegistry] = None,
                  circuit_key: Optional[Callable[[Any], Optional[str]]] = None,
-                 cancelled: Optional[threading.Event] = None, reraise: bool = False) -> None:
+                 cancelled: Optional[threading.Event] = None, reraise: bool = False,
+                 passthrough: frozenset = frozenset()) -> None:
         self.node_id = node_id
         self.node_type = node_type
         self.policy = policy
@@ -79,6 +82,7 @@ class Attempts:
         self.breaker = breaker
         self.cancelled = cancelled or _NEVER
         self.reraise = reraise
+        self.passthrough = passthrough
 
     @property
     def plain(self) -> bool:
@@ -129,6 +133,8 @@ class Attempts:
         """
         if breaker is not None:
             breaker.on_failure(exc)
+        if self.passthrough and isinstance(exc, NodeError) and getattr(exc, "node_id", None) in self.passthrough:
+            raise exc
         delay = self._retry_delay(exc, attempt) if retryable else None
         self._record(history, attempt, exc, delay, t0)
         if delay is None:
@@ -293,8 +299,7 @@ def node_error(node_id: str, node_type: str, attempt: int, exc: BaseException, w
 def call_with_retries(fn: Callable[..., Any], args: Sequence[Any], policy: RetryPolicy) -> Any:
     """``fn(*args)`` with ``policy``'s retries in this thread; a final failure re-raises its own error.
 
-    The standalone form of the loop (no node, no hooks, no breaker), behind
-    :meth:`RetryPolicy.call <remotemedia.reliability.RetryPolicy.call>`.
+    The standalone form of the loop (no node, no hooks, no breaker).
     """
     return Attempts("call", "call", policy, reraise=True).call_sync(fn, args, NOTHING)
 

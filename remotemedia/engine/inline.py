@@ -30,7 +30,7 @@ from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optiona
 from remotemedia.engine.attempts import NO_ARG, node_error
 from remotemedia.engine.run import CHUNKS, INPUT_KEY, SINK, NodeRuntime, Run
 from remotemedia.errors import NodeError, NodeExecutionError
-from remotemedia.nodes.protocol import abort_methods
+from remotemedia.nodes.protocol import Outputs, abort_methods
 from remotemedia.reliability import AttemptRecord
 
 #: Result types that are never awaitable nor async iterators (skips the generic checks).
@@ -285,7 +285,7 @@ class InlineStream:
         return result
 
     def _on_loop(self, rt: NodeRuntime, result: Any) -> Any:
-        """Awaits an awaitable result, or collects an async iterator's outputs (as :class:`_Many`)."""
+        """Awaits an awaitable result, or collects an async iterator's outputs (as :class:`Outputs`)."""
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
 
@@ -294,7 +294,7 @@ class InlineStream:
             if hasattr(value, "__await__"):
                 value = await value
             if hasattr(value, "__anext__"):
-                return _Many([x async for x in value])
+                return Outputs([x async for x in value])
             return value
 
         try:
@@ -305,8 +305,8 @@ class InlineStream:
     def _emit(self, rt: NodeRuntime, out: Any) -> List[Tuple[str, Any]]:
         """``out`` of ``rt`` on its way: down the chain, or into the queues of its consumers."""
         if self.chain is not None:
-            if type(out) is _Many:
-                return [x for one in out.items for x in self._emit(rt, one)]
+            if type(out) is Outputs:
+                return [x for one in out for x in self._emit(rt, one)]
             if out is None:
                 return _NO_OUTPUT
             run = self.run
@@ -328,10 +328,11 @@ class InlineStream:
         while True:
             rt = chain[j]
             x = rt.attempts.call_sync(rt.fn, (x,), x, retryable=rt.retryable)
-            if type(x) not in _PLAIN_TYPES and needs_loop(x):
-                x = self._on_loop(rt, x)
-                if type(x) is _Many:
-                    return [out for one in x.items for out in self._emit(rt, one)]
+            if type(x) not in _PLAIN_TYPES:
+                if needs_loop(x):
+                    x = self._on_loop(rt, x)
+                if type(x) is Outputs:
+                    return [out for one in x for out in self._emit(rt, one)]
             if x is None:
                 return _NO_OUTPUT
             if keep:
@@ -342,7 +343,7 @@ class InlineStream:
 
     # ------------------------------------------------ queues (any graph)
     def _deliver(self, rt: NodeRuntime, out: Any) -> Iterator[Tuple[str, Any]]:
-        outs = out.items if type(out) is _Many else (out,)
+        outs = out if type(out) is Outputs else (out,)
         route = self.run.route
         for one in outs:
             try:
@@ -433,15 +434,6 @@ class InlineStream:
 
 
 _NO_OUTPUT: Tuple[Tuple[str, Any], ...] = ()
-
-
-class _Many:
-    """The outputs of an async iterator returned by a sync call, collected on a private loop."""
-
-    __slots__ = ("items",)
-
-    def __init__(self, items: List[Any]) -> None:
-        self.items = items
 
 
 _NONE = object()

@@ -129,6 +129,10 @@ class Run:
         context: chunk streams: passed to ``begin_stream`` and ``iter_chunks``.
         queue_chunks: chunk streams: capacity of every edge, in chunks.
         pipeline_name: passed to hooks.
+        fused: fused nodes among ``nodes`` (see :mod:`.fusion`): they report
+            each stage to the hooks themselves.
+        reported: ``(graph, nodes)`` as the user built them, for the hooks,
+            when ``graph``/``nodes`` are a fused plan of them.
     """
 
     def __init__(self, graph: PipelineGraph, nodes: Dict[str, Any], *, mode: str = ITEMS, fed: bool = True,
@@ -136,9 +140,12 @@ class Run:
                  policies: Optional[Dict[str, RetryPolicy]] = None, default_policy: Optional[RetryPolicy] = None,
                  breakers: Optional[CircuitBreakerRegistry] = None, hooks: Any = None,
                  context: Optional[Dict[str, Any]] = None, queue_chunks: int = DEFAULT_QUEUE_CHUNKS,
-                 pipeline_name: Optional[str] = None) -> None:
+                 pipeline_name: Optional[str] = None, fused: Sequence[Any] = (),
+                 reported: Optional[Tuple[PipelineGraph, Dict[str, Any]]] = None) -> None:
         self.graph = graph
         self.nodes = nodes
+        self.reported = reported or (graph, nodes)
+        self.fused = list(fused)
         self.mode = mode
         self.fed = fed
         self.keep_results = keep_results
@@ -154,6 +161,7 @@ class Run:
         policies = policies or {}
         default = default_policy or RetryPolicy()
         self.runtimes: Dict[str, NodeRuntime] = {}
+        fused_ids = {id(f) for f in self.fused}
         for node_id in graph.by_id:
             node = nodes[node_id]
             t = traits(node)
@@ -161,7 +169,13 @@ class Run:
             keys = [e.key for e in graph.inputs[node_id]]
             if not keys and fed and not (mode == CHUNKS and t.cls.chunk_source):
                 keys = [INPUT_KEY]
-            self.runtimes[node_id] = NodeRuntime(self, node_id, node, t, policy, keys, breakers, hooks)
+            if id(node) in fused_ids:  # reports its stages itself; its errors name the stage's node
+                node.bind(self.run_id, hooks)
+                rt = NodeRuntime(self, node_id, node, t, policy, keys, breakers, None)
+                rt.attempts.passthrough = frozenset(stage for stage, _ in node.stages)
+            else:
+                rt = NodeRuntime(self, node_id, node, t, policy, keys, breakers, hooks)
+            self.runtimes[node_id] = rt
 
     def route(self, rt: NodeRuntime, out: Any) -> Sequence[Tuple[Optional[str], str, Any]]:
         """Records ``out`` of ``rt`` and returns where it goes: ``(dst, key, value)`` per edge.
@@ -184,8 +198,9 @@ class Run:
 
     def before_run(self) -> None:
         if self.hooks is not None:
-            self.hooks.call("before_run", run_id=self.run_id, pipeline_name=self.pipeline_name, graph=self.graph,
-                            nodes=self.nodes)
+            graph, nodes = self.reported
+            self.hooks.call("before_run", run_id=self.run_id, pipeline_name=self.pipeline_name, graph=graph,
+                            nodes=nodes, fused=[[stage for stage, _ in f.stages] for f in self.fused])
 
     def after_run(self, duration_ns: int, error: Optional[BaseException]) -> None:
         if self.hooks is not None:

@@ -41,7 +41,7 @@ from remotemedia.engine.attempts import NO_ARG, node_error
 from remotemedia.engine.inline import Retry, Stop, needs_loop, run_batch, run_chain
 from remotemedia.engine.run import CHUNKS, INPUT_KEY, SINK, NodeRuntime, Run
 from remotemedia.errors import NodeError, NodeExecutionError
-from remotemedia.nodes.protocol import abort_methods
+from remotemedia.nodes.protocol import Outputs, abort_methods
 
 _EOF = object()
 
@@ -366,7 +366,7 @@ class Scheduler:
                     results, stop = await self.engine.call_blocking(self._run_node_attempts_blocking, rt, pending,
                                                                     attempt, history)
             for result in results:
-                if needs_loop(result):
+                if needs_loop(result) or type(result) is Outputs:
                     await self._guarded(rt, self._emit_result(rt, result))
                 else:
                     await self._emit(rt, result)
@@ -414,6 +414,10 @@ class Scheduler:
         """Emits ``result`` (awaited, or iterated when it is an async iterator); returns it when it is one value."""
         if hasattr(result, "__await__"):
             result = await result
+        if type(result) is Outputs:
+            for out in result:
+                await self._emit(rt, out)
+            return None
         if hasattr(result, "__anext__"):
             try:
                 async for out in result:

@@ -51,6 +51,14 @@ What a node declares (attributes):
 ``input_types`` / ``output_types``
     Ports: name -> data type. With several output ports ``process`` returns a
     dict keyed by port.
+``fused_stage()``, ``fused_output(result)``, ``fused_flush_output(result)``
+    A kernel node that can run inside a fused native segment (see
+    :mod:`remotemedia.engine.fusion`): its stage spec for the current
+    parameters (or None: not now), and its output built from the stage's
+    result, per chunk and per flush output.
+
+A call may return :class:`Outputs` (a list) to emit several outputs at once
+(a flush that ends several things).
 """
 
 from __future__ import annotations
@@ -285,6 +293,22 @@ def lifecycle_method(node: Any, method: str) -> Tuple[Optional[Callable[[], Any]
         return None, False
     cls = class_traits(type(node))
     return fn, cls.custom_initialize if method == "initialize" else cls.custom_cleanup
+
+
+class Outputs(list):
+    """Several outputs of one call, emitted in order (e.g. a fused segment's flush)."""
+
+
+def fused_stage(node: Any) -> Optional[Dict[str, Any]]:
+    """The fused-segment stage of ``node`` (``{"kind", "params"}``), or None when it cannot be fused now.
+
+    Only a kernel node bound to the native implementation that declares
+    ``fused_stage`` can be.
+    """
+    fn = getattr(node, "fused_stage", None)
+    if fn is None or implementation(node) != "native":
+        return None
+    return fn()
 
 
 def abort_methods(node: Any, cls: ClassTraits) -> Tuple[Callable[[], Any], ...]:
