@@ -66,9 +66,12 @@ def rustless_env(extra_path: Optional[Path] = None) -> Dict[str, str]:
 class Venv:
     """A fresh virtual environment (with pip) run with :func:`rustless_env`."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, python: Optional[str] = None):
         self.path = path
-        venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
+        if python is None:
+            venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
+        else:  # another interpreter makes its own
+            subprocess.run([python, "-m", "venv", str(path)], check=True, capture_output=True, timeout=300)
         self.bin = path / "bin"
         self.python = self.bin / "python"
         self.env = rustless_env(self.bin)

@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Dict, List
 
+import pytest
 from release_helpers import Venv
 
 from remotemedia._version import __version__
@@ -112,3 +114,23 @@ def test_pure_install_from_dist_only(fresh_venv, artifacts, wheelhouse, tmp_path
     SEGMENTS["python"] = run_main_job(fresh_venv, "python", tmp_path)
     if "native" in SEGMENTS:  # same VAD decisions on both implementations (the demo's own comparison)
         assert SEGMENTS["native"] == SEGMENTS["python"]
+
+
+OTHER_PYTHONS = [p for p in os.environ.get("REMOTEMEDIA_RELEASE_PYTHONS", "").split(os.pathsep) if p]
+
+
+@pytest.mark.parametrize("python", OTHER_PYTHONS or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no other CPython found (nox -s wheels lists python3.9 ... python3.13 it can run in REMOTEMEDIA_RELEASE_PYTHONS)"))])
+def test_the_abi3_wheel_installs_and_runs_on_other_pythons(python, artifacts, tmp_path):
+    env = Venv(tmp_path / "venv", python=python)
+    version = env.run("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])").stdout.strip()
+    # This interpreter's numpy and pydantic wheels (downloaded by its own pip), then --no-index as above.
+    house = tmp_path / "wheelhouse"
+    env.run("python", "-m", "pip", "download", "--only-binary", ":all:", "--dest", str(house),
+            "numpy>=1.22", "pydantic>=2.5,<3")
+    install_from_dist(env, artifacts, house, "remotemedia[native]", tmp_path)
+    data = info(env)
+    assert data["native"]["available"] is True, (version, data["native"])
+    segments = run_main_job(env, "native", tmp_path)
+    if "native" in SEGMENTS:
+        assert segments == SEGMENTS["native"], version
