@@ -443,12 +443,14 @@ class Pipeline:
                               chunk_frames: Optional[int] = None, chunk_bytes: Optional[int] = None,
                               queue_chunks: Optional[int] = None, output: Any = None, _sink: Any = None,
                               _pairs: bool = False) -> AsyncIterator[Any]:
+        from remotemedia.export.record import pipeline_identity
         from remotemedia.nodes.io_audio import AudioFileSource
         from remotemedia.streaming import DEFAULT_QUEUE_CHUNKS, ChunkStreamRun
 
         options = (("chunk_s", chunk_s), ("chunk_frames", chunk_frames), ("chunk_bytes", chunk_bytes),
                    ("output", output))
         context: Dict[str, Any] = {k: v for k, v in options if v is not None}
+        context["pipeline"] = pipeline_identity(self)  # name, hash, implementations: for output records
         source = None
         feed = None
         if _is_path(inputs):

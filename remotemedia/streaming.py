@@ -13,7 +13,8 @@ Node protocol (every method optional; the first matching one is used):
     async iterator of chunks. A sync iterator is advanced in the thread pool.
 ``begin_stream(**context)``
     Called once before the first chunk. ``context`` holds ``source_path``,
-    ``output`` (from :meth:`Pipeline.run_file`), ``chunk_s`` /
+    ``output`` (from :meth:`Pipeline.run_file`), ``pipeline`` (name, hash and
+    implementations: :func:`remotemedia.export.record.pipeline_identity`), ``chunk_s`` /
     ``chunk_frames`` / ``chunk_bytes`` when given, and may grow: accept
     ``**future_kwargs``.
 ``process_chunk(chunk)`` then ``flush()``
