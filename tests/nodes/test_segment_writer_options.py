@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remotemedia import Pipeline
-from remotemedia.errors import ConfigurationError, KernelInputError, PipelineValidationError
+from remotemedia.errors import ConfigurationError, PipelineValidationError
 from remotemedia.io import read_audio, write_audio
 from remotemedia.nodes.audio import AudioResampleNode, VADNode
 from remotemedia.nodes.io_audio import MonoMixNode
