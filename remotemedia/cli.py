@@ -70,7 +70,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(report.summary())
     _write_exports(report, args)
     if exports:
-        run_exports(report.out_dir, exports, args)  # the ledger's ok inputs only
+        run_exports(report, exports, args)  # the ledger's ok inputs only
     return report.exit_code
 
 

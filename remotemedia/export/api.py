@@ -112,6 +112,9 @@ def export(out_dir: Any, formats: Union[str, Sequence[str]] = FORMATS, *, export
     target = os.path.abspath(os.fspath(export_dir)) if export_dir is not None else os.path.join(root, EXPORT_DIR_NAME)
     skip = (os.path.relpath(target, root).split(os.sep)[0],) if _inside(target, root) else ()
     entries = collect_segments(root, need_audio=not no_audio, need_source=no_audio, split_by=split_by, skip=skip)
+    if not entries:
+        raise ExportError("no segments to export: no segment index (*segments.jsonl) with a segment, of an input "
+                          "whose last outcome is ok", path=root)
     for e in entries:
         if e.audio_path is not None and _inside(e.audio_path, target):
             raise ExportError(f"the export folder {target} holds the outputs of input {e.recording_id!r}; "

@@ -99,9 +99,14 @@ def check_run_exports(args: argparse.Namespace) -> Optional[list]:
     return formats
 
 
-def run_exports(out_dir: str, formats: list, args: argparse.Namespace) -> None:
+def run_exports(report: Any, formats: list, args: argparse.Namespace) -> None:
     """Exports after a batch (its ledger's ok inputs) and prints what was written."""
     from remotemedia.export.api import export
+
+    out_dir = report.out_dir
+    if report.ok + report.skipped == 0:
+        print(f"remotemedia: note: no input succeeded: nothing exported from {out_dir}", file=sys.stderr)
+        return
 
     written = export(out_dir, formats, export_dir=args.export_dir, split=args.split, split_by=args.split_by,
                      nemo_paths=args.nemo_paths, no_audio=args.no_audio)

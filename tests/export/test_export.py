@@ -315,3 +315,34 @@ def test_interrupted_and_resumed_batch_exports_the_same_bytes(tmp_path, impl):
     assert sum(1 for e in skipped if e.get("event") == "run") == 2
     # lhotse's gzip holds the same JSON lines too (not only the same compressed bytes)
     assert read_gz_lines(out / EXPORT_DIR_NAME / "lhotse" / "cuts.jsonl.gz")
+
+
+def test_item_pipeline_segments_are_exported_too(tmp_path, impl):
+    """The batch's item pipelines write seg_NNNNN.wav + segments.jsonl (fewer fields): channels and frames come
+    from the files, and --no-audio measures the source recordings."""
+    manifest = {"version": "v1", "metadata": {"name": "item-prep"}, "nodes": [
+        {"id": "resample", "node_type": "AudioResampleNode", "params": {"target_sample_rate": 16000}},
+        {"id": "vad", "node_type": "VADNode", "params": {"backend": "webrtc", "segments": True}}]}
+    inputs = tmp_path / "in"
+    make_corpus(inputs)
+    out = tmp_path / "out"
+    assert run_batch(manifest, [str(inputs)], str(out), impl=impl).ok == len(CORPUS)
+    export(out, "nemo,lhotse")
+    rows = check_nemo(out / EXPORT_DIR_NAME / "nemo" / "manifest.jsonl")
+    assert all(r["audio_filepath"].rsplit("/", 1)[-1].startswith("seg_") for r in rows)
+    check_lhotse(out / EXPORT_DIR_NAME / "lhotse")
+    export(out, "nemo,lhotse", no_audio=True, export_dir=tmp_path / "cuts")
+    check_nemo(tmp_path / "cuts" / "nemo" / "manifest.jsonl", no_audio=True)
+    lh = check_lhotse(tmp_path / "cuts" / "lhotse", no_audio=True)
+    assert {r["sampling_rate"] for r in lh["recordings"]} == {8000, 16000, 22050, 44100, 48000}
+
+
+def test_nothing_to_export_is_an_error_and_a_batch_without_successes_exports_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExportError, match="no segments to export"):
+        export(tmp_path / "empty", "nemo")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....WAVEnot really")
+    proc = cli("run", SPEECH_PREP, tmp_path / "in", "-o", tmp_path / "out", "--export", "nemo", "-q")
+    assert proc.returncode == 1 and "nothing exported" in proc.stderr
+    assert not (tmp_path / "out" / EXPORT_DIR_NAME).exists()
