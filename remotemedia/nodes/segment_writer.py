@@ -85,9 +85,10 @@ class SegmentWriter(KernelNode):
     any merge group still open), at most about ``max_segment_s`` (or
     ``merge_max_s``) plus the rolls and padding. The output, once per stream
     (or per item with ``process``), is a summary dict: ``output_dir``,
-    ``index`` (the JSONL path), ``segments`` (count), ``speech_s``,
-    ``sample_rate``, ``total_frames``, ``clipped``, ``dropped_short``,
-    ``dropped_long``.
+    ``index`` (the JSONL path), ``segments`` (count), ``speech_s`` (seconds
+    of audio in the written segments, padding included), ``sample_rate``,
+    ``total_frames``, ``clipped``, ``dropped_short`` / ``dropped_long``
+    (segments the duration filters dropped).
     """
 
     kernel_family = "convert"
