@@ -1,6 +1,7 @@
 """Developer sessions: tests on both implementations, lint, benchmarks.
 
-``nox -s tests`` runs the whole suite twice:
+``nox -s tests`` runs the whole suite twice (``nox -s toolkits``, outside CI, loads the exports
+with ``datasets`` and lhotse):
 
 - ``tests(impl='python')``: a pure install (no compiled module at all), so
   every node must fall back to numpy;
@@ -170,6 +171,26 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", "--json", str(result), *session.posargs)
     command = "nox -s bench" + (" -- " + " ".join(session.posargs) if session.posargs else "")
     session.run("python", "benchmarks/make_results.py", str(result), "--command", command)
+
+
+@nox.session(reuse_venv=True)
+def toolkits(session: nox.Session) -> None:
+    """The exports loaded by the real toolkits: ``datasets`` and lhotse (tests marked ``toolkits``).
+
+    Not part of CI (``.ci/run``): recent ``datasets`` decodes audio with ``torchcodec``, which needs
+    torch, and lhotse needs torch too; the registry's Linux torch wheel pulls its CUDA libraries, a
+    5-6 GB install (the virtualenv is reused between runs). torchcodec also needs FFmpeg's shared
+    libraries (4 to 7) on the machine (Debian: ``apt-get install ffmpeg``). None of these becomes a
+    dependency of remotemedia; the CI sessions check the same files structurally without them.
+    """
+    session.install(".[test]", "datasets", "torchcodec", "torch", "lhotse", "urllib3")
+    try:
+        session.run("python", "-c", "import torchcodec.decoders", silent=True)
+    except nox.command.CommandFailed:
+        session.error("torchcodec cannot load FFmpeg's shared libraries (4 to 7): install them first, e.g. "
+                      "apt-get install ffmpeg")
+    session.run("pytest", "-m", "toolkits", "tests/export", *session.posargs,
+                env={"REMOTEMEDIA_TEST_TOOLKITS": "1", "REMOTEMEDIA_TEST_EXPECT_IMPL": "python"})
 
 
 @nox.session(venv_backend="none")

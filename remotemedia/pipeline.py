@@ -89,6 +89,7 @@ class Pipeline:
         self._explicit = False
         self._retry: Dict[str, Any] = {}
         self._graph: Optional[PipelineGraph] = None
+        self._hash: Any = _UNSET
         self._metrics = ExecutionMetrics(self.name, memory=metrics_memory) if enable_metrics else None
         # Retry attempts (failed ones, and the success of a retried call), reported with the metrics.
         self._timing = TimingHook() if enable_metrics else None
@@ -157,6 +158,7 @@ class Pipeline:
             RetryPolicy.from_spec(retry)  # rejects a bad policy now
             self._retry[node.id] = retry if isinstance(retry, RetryPolicy) else dict(retry)
         self._graph = None
+        self._hash = _UNSET
         return self
 
     def connect(self, src: NodeRef, dst: NodeRef, *, from_port: Optional[str] = None,
@@ -170,6 +172,7 @@ class Pipeline:
         self._edges.append(Edge(_ref_id(src), _ref_id(dst), from_port, to_port,
                                 path=f"/connections/{len(self._edges)}"))
         self._graph = None
+        self._hash = _UNSET
         return self
 
     @property
@@ -195,6 +198,25 @@ class Pipeline:
                 raise PipelineValidationError(issues, f"pipeline {self.name!r}")
             self._graph = graph
         return self._graph
+
+    def identity(self) -> Dict[str, Any]:
+        """Name, manifest hash and per-node implementation of this pipeline (for output records).
+
+        ``hash`` is ``sha256:<hex>`` of the pipeline's manifest as built (every
+        parameter, defaults included; canonical JSON) without the nodes'
+        ``runtime_hint``, so one pipeline has one hash whichever implementation
+        ran it (that is in ``implementation``); None when a parameter cannot be
+        written to a manifest. The hash is computed once per set of nodes and
+        connections.
+
+        Returns:
+            ``{"name": str, "hash": str | None, "implementation": {node id: "native" | "python"}}``
+            (kernel nodes only).
+        """
+        if self._graph is None or self._hash is _UNSET:
+            self._hash = _manifest_hash(self)
+        impls = {n.id: protocol.implementation(n) for n in self._nodes.values() if protocol.runs_kernel(n)}
+        return {"name": self.name, "hash": self._hash, "implementation": impls}
 
     def validate(self) -> "Pipeline":
         """Checks the graph now; returns self."""
@@ -487,6 +509,7 @@ class Pipeline:
         from remotemedia.nodes.io_audio import AudioFileSource
 
         context: Dict[str, Any] = {k: v for k, v in options.items() if k != "queue_chunks" and v is not None}
+        context["pipeline"] = self.identity()  # name, hash, implementations: for output records
         source = None
         feed = None
         if _is_path(inputs):
@@ -731,6 +754,23 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(name={self.name!r}, nodes={list(self._nodes)})"
+
+
+_UNSET = object()
+
+
+def _manifest_hash(pipeline: "Pipeline") -> Optional[str]:
+    import hashlib
+    import json
+
+    try:
+        manifest = pipeline.to_manifest()
+    except Exception:  # a custom node parameter that cannot be written: no hash, nothing else lost
+        return None
+    for node in manifest.get("nodes", []):
+        node.pop("runtime_hint", None)
+    text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _STREAM_OPTIONS = frozenset(("chunk_s", "chunk_frames", "chunk_bytes", "queue_chunks", "output"))

@@ -188,8 +188,8 @@ class VADNode(KernelNode):
     ``process((audio, sample_rate))`` treats its input as one whole clip (a
     fresh detector per call) and returns ``(audio (channels, frames), sample_rate,
     info)`` with ``info`` keys ``is_speech`` (bool), ``speech_frames``,
-    ``total_frames``, ``speech_ratio``, ``frame_ms``, ``backend``,
-    ``implementation``, ``decisions`` (uint8 per frame) and, with
+    ``total_frames``, ``speech_ratio``, ``frame_ms``, ``backend``, ``mode``
+    (WebRTC aggressiveness; None for the energy backend), ``implementation``, ``decisions`` (uint8 per frame) and, with
     ``segments=True``, ``segments`` (list of dicts with ``start``/``end`` in
     samples and ``start_s``/``end_s`` in seconds, at the input's sample rate).
     Multi-channel input is mixed to mono for detection; the audio is returned
@@ -379,6 +379,7 @@ class _VadStream:
             "speech_ratio": ratio,
             "frame_ms": self.node.frame_duration_ms,
             "backend": self.node.backend,
+            "mode": self.node.mode if self.node.backend == "webrtc" else None,
             "implementation": self.node.impl,
             "decisions": decisions,
         }
