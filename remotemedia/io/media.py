@@ -1,0 +1,315 @@
+"""Any media file FFmpeg decodes, through PyAV (the ``media`` extra).
+
+:class:`MediaFileReader` reads the first audio track of any container and
+codec FFmpeg decodes (mp3, m4a/aac, ogg/opus, ogg/vorbis, flac, wav, and the
+audio of mp4/mkv/webm videos) behind the same
+:class:`~remotemedia.io.readers.AudioReader` interface as the WAV and
+soundfile readers: blocks of exactly the frame count asked for, whatever
+sizes the codec's frames have, so any chunking of a stream gives the same
+samples.
+
+Sample formats map to arrays shaped (channels, frames): ``s16``/``s16p`` to
+int16, ``s32``/``s32p`` to int32 (24-bit FLAC arrives left-aligned in 32
+bits, as libsndfile gives it), ``flt``/``fltp`` to float32, ``dbl``/``dblp``
+to float64 and ``u8``/``u8p`` to int16 (``(x - 128) << 8``, like 8-bit WAV).
+:func:`frame_to_array` views a decoded frame without copying when its layout
+allows it (packed data: the transposed view of the interleaved buffer;
+planar mono: the plane itself); planar data with several channels lives in
+one buffer per channel and is stacked (one copy). A reader copies each
+decoded frame once, into the block it returns.
+
+Counts are the decoded ones: the container's duration is only a claim (mp3
+and m4a headers are often off by an encoder delay or a frame), so
+``num_frames`` holds the claim while reading and the decoded count once the
+end is reached (``num_frames_exact`` says which). The claim is used for one
+thing: a file that decodes to clearly less than it claims is refused as
+truncated (see :data:`TRUNCATION_TOLERANCE`), and an Ogg file whose last page
+lacks the end-of-stream flag is refused as truncated too. A decode error
+anywhere, no audio track, a video-only file, or absurd channel counts and
+sample rates are each one :class:`~remotemedia.errors.AudioFileError`.
+
+A frame whose rate, channel count or sample format differs from the first
+one (a stream that changes format midway) is converted to the first frame's
+format with :class:`av.AudioResampler`, so a reader never changes shape.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, List, Optional
+
+import numpy as np
+
+from remotemedia.errors import AudioFileError
+from remotemedia.io.readers import MAX_CHANNELS, MAX_SAMPLE_RATE, AudioReader
+
+MEDIA_HINT = "install PyAV (pip install 'remotemedia[media]')"
+
+#: Decoded-frame sample formats (PyAV names, without the planar ``p``) -> numpy dtype of the blocks.
+SAMPLE_FORMATS = {"s16": np.int16, "s32": np.int32, "flt": np.float32, "dbl": np.float64, "u8": np.int16}
+
+#: A file is truncated when it decodes to fewer frames than it claims, by more than this fraction of
+#: the claim (plus two codec frames): containers' claims of lossy files are estimates.
+TRUNCATION_TOLERANCE = 0.01
+
+
+def media_available() -> bool:
+    """Whether PyAV can be imported (the ``media`` extra is installed)."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def import_av(path: Any = None, what: str = "this file") -> Any:
+    """Imports PyAV or raises :class:`AudioFileError` naming the ``media`` extra."""
+    try:
+        import av
+    except ImportError as exc:
+        raise AudioFileError(f"{what} needs PyAV: {MEDIA_HINT}", path=path) from exc
+    return av
+
+
+def frame_to_array(frame: Any) -> np.ndarray:
+    """The samples of a decoded ``av.AudioFrame`` as a (channels, frames) array.
+
+    Args:
+        frame: an ``av.AudioFrame``.
+
+    Returns:
+        int16 (``s16``, ``u8``), int32 (``s32``), float32 (``flt``) or float64
+        (``dbl``), shaped (channels, frame.samples): a view of the frame's
+        buffer for packed layouts and for planar mono (the array keeps the
+        frame alive), else one stacked copy.
+
+    Raises:
+        AudioFileError: a sample format without a numpy counterpart (``s64``).
+    """
+    name = frame.format.name
+    base = name[:-1] if frame.format.is_planar else name
+    if base not in SAMPLE_FORMATS:
+        raise AudioFileError(f"unsupported sample format {name!r} (expected one of "
+                             f"{', '.join(sorted(SAMPLE_FORMATS))}, packed or planar)")
+    raw = np.dtype(np.uint8 if base == "u8" else SAMPLE_FORMATS[base])
+    n = int(frame.samples)
+    channels = len(frame.layout.channels)
+    if frame.format.is_planar:
+        planes = [np.frombuffer(p, dtype=raw, count=n) for p in frame.planes[:channels]]
+        out = planes[0][np.newaxis, :] if channels == 1 else np.stack(planes)
+    else:
+        out = np.frombuffer(frame.planes[0], dtype=raw, count=n * channels).reshape(n, channels).T
+    if base == "u8":
+        out = (out.astype(np.int16) - 128) << 8
+    return out
+
+
+def ogg_missing_eos(path: str) -> bool:
+    """True when ``path`` is an Ogg file whose last page lacks the end-of-stream flag (it was cut).
+
+    Reads only the last 64 KiB of the file (an Ogg page is at most 65,307 bytes).
+    """
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"OggS":
+                return False
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - 65536))
+            tail = f.read()
+    except OSError:
+        return False
+    last = tail.rfind(b"OggS")
+    if last < 0 or last + 6 > len(tail):
+        return True
+    if tail[last + 4] != 0:  # stream structure version: not a page header, a coincidence in the data
+        return False
+    return not tail[last + 5] & 0x04
+
+
+def _describe(exc: BaseException, path: Optional[str] = None) -> str:
+    text = str(exc)
+    if path:  # FFmpeg repeats the file name; the error already names it once
+        text = text.replace(f": '{path}'", "").replace(path, "the file")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class MediaFileReader(AudioReader):
+    """Reads the first audio track of a media file with PyAV, block by block.
+
+    Args:
+        path: the file.
+
+    Attributes:
+        codec: the decoder's name (``"mp3float"``, ``"aac"``, ``"opus"`` ...).
+        container_format: the demuxer's name (``"mp3"``, ``"mov,mp4,m4a,3gp,3g2,mj2"`` ...).
+        claimed_frames: frames the container claims (None when it does not say).
+        num_frames_exact: False until the end of the stream was reached;
+            then ``num_frames`` is the decoded count.
+
+    Raises:
+        AudioFileError: PyAV is missing, FFmpeg cannot open the file, it has
+            no audio track, its channel count or sample rate is absurd, or no
+            audio frame decodes.
+    """
+
+    def __init__(self, path: Any) -> None:
+        self.path = os.fspath(path)
+        av = import_av(self.path, f"reading {os.path.splitext(self.path)[1] or 'this file'}")
+        self._av = av
+        try:
+            self._container = av.open(self.path, mode="r")
+        except Exception as exc:  # FFmpeg errors, OSError, UnicodeDecodeError of metadata ...
+            error = AudioFileError(f"not a media file FFmpeg can decode ({_describe(exc, self.path)})",
+                                   path=self.path)
+            error.unreadable = True  # type: ignore[attr-defined]  # open_audio adds libsndfile's reason
+            raise error from exc
+        self._closed = False
+        try:
+            streams = self._container.streams
+            if not streams.audio:
+                kinds = sorted({s.type for s in streams}) or ["no streams at all"]
+                raise AudioFileError(f"no audio track (the file has: {', '.join(kinds)})", path=self.path)
+            self._stream = streams.audio[0]
+            cc = self._stream.codec_context
+            self.codec = getattr(cc, "name", None) or "unknown"
+            self.container_format = getattr(self._container.format, "name", None) or "unknown"
+            channels, rate = int(cc.channels or 0), int(cc.sample_rate or 0)
+            if not 1 <= channels <= MAX_CHANNELS:
+                raise AudioFileError(f"the header claims {channels} channels (expected 1 to {MAX_CHANNELS})",
+                                     path=self.path)
+            if not 1 <= rate <= MAX_SAMPLE_RATE:
+                raise AudioFileError(f"the header claims a sample rate of {rate} Hz (expected 1 to "
+                                     f"{MAX_SAMPLE_RATE})", path=self.path)
+            self.claimed_frames = self._claim(rate)
+            self._frames = self._container.decode(self._stream)
+            self._pending: List[np.ndarray] = []
+            self._pending_frames = 0
+            self._max_frame = 0
+            self._ended = False
+            self._converter: Any = None
+            first = self._next_frame()
+            if first is None:
+                raise AudioFileError("no audio data (no audio frame decodes)", path=self.path)
+            self.sample_rate = int(first.sample_rate)
+            self.num_channels = len(first.layout.channels)
+            self._format = (first.format.name, first.layout.name, self.sample_rate)
+            if not 1 <= self.num_channels <= MAX_CHANNELS or not 1 <= self.sample_rate <= MAX_SAMPLE_RATE:
+                raise AudioFileError(f"decoded audio has {self.num_channels} channels at {self.sample_rate} Hz "
+                                     f"(expected 1 to {MAX_CHANNELS} channels, 1 to {MAX_SAMPLE_RATE} Hz)",
+                                     path=self.path)
+            block = self._to_array(first)
+            self.dtype = block.dtype
+            self._push(block)
+        except AudioFileError:
+            self.close()
+            raise
+        except Exception as exc:  # PyAV objects of a broken stream (no layout, no format ...)
+            self.close()
+            raise AudioFileError(f"FFmpeg cannot decode its audio track ({_describe(exc, self.path)})",
+                                 path=self.path) from exc
+        except BaseException:
+            self.close()
+            raise
+        self.frames_read = 0
+        self.num_frames = self.claimed_frames or 0
+        self.num_frames_exact = False
+
+    def _claim(self, rate: int) -> Optional[int]:
+        s = self._stream
+        if s.duration is not None and s.time_base is not None and s.duration > 0:
+            return int(round(float(s.duration * s.time_base) * rate))
+        if self._container.duration is not None and self._container.duration > 0:
+            return int(round(self._container.duration / 1_000_000 * rate))
+        return None
+
+    def _next_frame(self) -> Any:
+        """The next decoded frame, or None at the end; decode errors become AudioFileError."""
+        try:
+            return next(self._frames)
+        except StopIteration:
+            return None
+        except Exception as exc:  # av.FFmpegError (InvalidDataError ...), OSError, ValueError
+            decoded = getattr(self, "frames_read", 0) + self._pending_frames
+            raise AudioFileError(f"corrupt or truncated data after {decoded} decoded frames "
+                                 f"({_describe(exc, self.path)})", path=self.path) from exc
+
+    def _to_array(self, frame: Any) -> np.ndarray:
+        fmt = (frame.format.name, frame.layout.name, int(frame.sample_rate))
+        if hasattr(self, "_format") and fmt != self._format:
+            if self._converter is None:
+                name, layout, rate = self._format
+                self._converter = self._av.AudioResampler(format=name, layout=layout, rate=rate)
+            arrays = [frame_to_array(f) for f in self._converter.resample(frame)]
+            return np.concatenate(arrays, axis=1) if arrays else np.zeros((self.num_channels, 0), self.dtype)
+        try:
+            return frame_to_array(frame)
+        except AudioFileError as exc:
+            raise AudioFileError(str(exc), path=self.path) from None
+
+    def _push(self, block: np.ndarray) -> None:
+        if block.shape[1]:
+            self._pending.append(block)
+            self._pending_frames += block.shape[1]
+            self._max_frame = max(self._max_frame, block.shape[1])
+
+    def _fill(self, wanted: int) -> None:
+        while self._pending_frames < wanted and not self._ended:
+            frame = self._next_frame()
+            if frame is None:
+                self._ended = True
+                if self._converter is not None:  # what the converter still holds
+                    for f in self._converter.resample(None):
+                        self._push(frame_to_array(f))
+                break
+            self._push(self._to_array(frame))
+
+    def _finish(self) -> None:
+        """At the end of the stream: refuse a truncated file, then make the count exact."""
+        total = self.frames_read
+        claim = self.claimed_frames
+        if claim is not None and total < claim - (2 * self._max_frame + TRUNCATION_TOLERANCE * claim):
+            raise AudioFileError(f"truncated or corrupt: the container claims {claim} frames "
+                                 f"({claim / self.sample_rate:.3f} s), decoding ended after {total} "
+                                 f"({total / self.sample_rate:.3f} s)", path=self.path)
+        if ogg_missing_eos(self.path):
+            raise AudioFileError("truncated: the last Ogg page has no end-of-stream flag", path=self.path)
+        self.num_frames = total
+        self.num_frames_exact = True
+
+    # ---------------------------------------------------------- AudioReader
+    def read(self, num_frames: int) -> np.ndarray:
+        """Reads up to ``num_frames`` frames (fewer only at the end; 0 after it)."""
+        n = int(num_frames)
+        if self._closed:
+            raise AudioFileError("read after close", path=self.path)
+        self._fill(n)
+        take = min(n, self._pending_frames)
+        parts: List[np.ndarray] = []
+        got = 0
+        while got < take:
+            head = self._pending[0]
+            k = min(head.shape[1], take - got)
+            parts.append(head[:, :k])
+            if k == head.shape[1]:
+                self._pending.pop(0)
+            else:
+                self._pending[0] = head[:, k:]
+            got += k
+        self._pending_frames -= take
+        if not parts:
+            out = np.zeros((self.num_channels, 0), dtype=self.dtype)
+        elif len(parts) == 1:
+            out = parts[0]  # a view of the decoded frame (it keeps the frame's buffer alive)
+        else:
+            out = np.concatenate(parts, axis=1)
+        was_exact = self.num_frames_exact
+        self.frames_read += take
+        if take < n and not was_exact:
+            self._finish()
+        return out
+
+    def close(self) -> None:
+        """Closes the container (idempotent)."""
+        if not getattr(self, "_closed", True):
+            self._closed = True
+            self._container.close()
