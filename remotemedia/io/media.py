@@ -36,7 +36,7 @@ format with :class:`av.AudioResampler`, so a reader never changes shape.
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -104,26 +104,57 @@ def frame_to_array(frame: Any) -> np.ndarray:
     return out
 
 
-def ogg_missing_eos(path: str) -> bool:
-    """True when ``path`` is an Ogg file whose last page lacks the end-of-stream flag (it was cut).
+def _ogg_last_page(path: str) -> Optional[Tuple[bool, int]]:
+    """For an Ogg file: (whether it was cut, the last page's granule position); None for other files.
 
-    Reads only the last 64 KiB of the file (an Ogg page is at most 65,307 bytes).
+    Cut means the last page is incomplete or lacks the end-of-stream flag. Reads only the last
+    64 KiB of the file (an Ogg page is at most 65,307 bytes).
     """
     try:
         with open(path, "rb") as f:
             if f.read(4) != b"OggS":
-                return False
+                return None
             size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - 65536))
+            start = max(0, size - 65536)
+            f.seek(start)
             tail = f.read()
     except OSError:
-        return False
+        return None
     last = tail.rfind(b"OggS")
-    if last < 0 or last + 6 > len(tail):
-        return True
-    if tail[last + 4] != 0:  # stream structure version: not a page header, a coincidence in the data
-        return False
-    return not tail[last + 5] & 0x04
+    if last < 0 or last + 27 > len(tail):
+        return True, -1
+    header_type, num_segments = tail[last + 5], tail[last + 26]
+    granule = int.from_bytes(tail[last + 6:last + 14], "little", signed=True)
+    table = tail[last + 27:last + 27 + num_segments]
+    if len(table) < num_segments:
+        return True, granule
+    page_end = start + last + 27 + num_segments + sum(table)
+    return page_end > size or not header_type & 0x04, granule
+
+
+def ogg_missing_eos(path: str) -> bool:
+    """True when ``path`` is an Ogg file that was cut: its last page is incomplete or lacks the end-of-stream flag."""
+    tail = _ogg_last_page(path)
+    return tail is not None and tail[0]
+
+
+def ogg_problem(path: str, frames_decoded: int, max_frame: int = 4608) -> Optional[str]:
+    """Why an Ogg file that decoded to ``frames_decoded`` frames is incomplete, or None when it is whole.
+
+    The last page's granule position is the stream's true length (for Opus, at 48 kHz plus the
+    pre-skip); a decoder that skipped damaged pages returns less, and a cut file has no
+    end-of-stream flag on its last page.
+    """
+    tail = _ogg_last_page(path)
+    if tail is None:
+        return None
+    cut, granule = tail
+    if cut:
+        return "truncated: the last Ogg page is incomplete or has no end-of-stream flag"
+    if granule > 0 and frames_decoded < granule - (2 * max_frame + TRUNCATION_TOLERANCE * granule):
+        return (f"corrupt: the last Ogg page says the stream holds {granule} frames, decoding gave "
+                f"{frames_decoded} (damaged pages were skipped)")
+    return None
 
 
 def _describe(exc: BaseException, path: Optional[str] = None) -> str:
@@ -271,8 +302,9 @@ class MediaFileReader(AudioReader):
             raise AudioFileError(f"truncated or corrupt: the container claims {claim} frames "
                                  f"({claim / self.sample_rate:.3f} s), decoding ended after {total} "
                                  f"({total / self.sample_rate:.3f} s)", path=self.path)
-        if ogg_missing_eos(self.path):
-            raise AudioFileError("truncated: the last Ogg page has no end-of-stream flag", path=self.path)
+        problem = ogg_problem(self.path, total, max(self._max_frame, 1))
+        if problem:
+            raise AudioFileError(problem, path=self.path)
         self.num_frames = total
         self.num_frames_exact = True
 

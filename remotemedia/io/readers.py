@@ -210,7 +210,9 @@ class SoundFileReader(AudioReader):
         try:
             self._file = sf.SoundFile(self.path)
         except RuntimeError as exc:  # soundfile.LibsndfileError derives from it
-            raise AudioFileError(f"cannot be read by libsndfile ({exc})", path=self.path) from exc
+            error = AudioFileError(f"cannot be read by libsndfile ({exc})", path=self.path)
+            error.unreadable = True  # type: ignore[attr-defined]  # open_audio tries FFmpeg next
+            raise error from exc
         self.sample_rate = int(self._file.samplerate)
         self.num_channels = int(self._file.channels)
         self.num_frames = int(self._file.frames)
@@ -251,10 +253,11 @@ class SoundFileReader(AudioReader):
         if got < claim - slack:
             raise AudioFileError(f"truncated or corrupt: the header claims {claim} frames, the data ends after "
                                  f"{got}", path=self.path)
-        from remotemedia.io.media import ogg_missing_eos
+        from remotemedia.io.media import ogg_problem
 
-        if ogg_missing_eos(self.path):
-            raise AudioFileError("truncated: the last Ogg page has no end-of-stream flag", path=self.path)
+        problem = ogg_problem(self.path, got)
+        if problem:
+            raise AudioFileError(problem, path=self.path)
 
     def close(self) -> None:
         self._file.close()
@@ -333,8 +336,10 @@ def open_audio(path: Any) -> AudioReader:
     if _soundfile_available():
         try:
             return SoundFileReader(p)
-        except AudioFileError as exc:  # not a libsndfile format: FFmpeg may still decode it
-            refused = exc
+        except AudioFileError as exc:
+            if not getattr(exc, "unreadable", False):  # libsndfile read the header and it is absurd
+                raise
+            refused = exc  # not a libsndfile format: FFmpeg may still decode it
     if media_available():
         try:
             return MediaFileReader(p)
