@@ -17,6 +17,7 @@ import contextlib
 import os
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+from remotemedia.core.legacy import LegacyPipelineMixin
 from remotemedia.errors import ConfigurationError, NodeExecutionError, PipelineValidationError
 from remotemedia.executor import SOURCE_MODE, Executor, RunResult, node_type_of
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
@@ -27,8 +28,9 @@ from remotemedia.reliability import CircuitBreakerRegistry, RetryPolicy
 NodeRef = Union[str, Any]
 
 
-class Pipeline:
-    """A directed acyclic graph of nodes.
+class Pipeline(LegacyPipelineMixin):
+    """A directed acyclic graph of nodes (the 1.x methods such as ``serialize`` and
+    ``export_definition`` come from :mod:`remotemedia.core.legacy`).
 
     Args:
         nodes: nodes to add, in order (see :meth:`add_node`).
