@@ -164,6 +164,32 @@ def _describe(exc: BaseException, path: Optional[str] = None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def claimed_frames(stream: Any, container: Any, sample_rate: int) -> Optional[int]:
+    """Frames a PyAV audio stream's container claims: the stream's duration, else the container's; None if neither."""
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return int(round(float(stream.duration * stream.time_base) * sample_rate))
+    if container.duration is not None and container.duration > 0:
+        return int(round(container.duration / 1_000_000 * sample_rate))
+    return None
+
+
+def check_decoded_length(path: str, stream: Any, container: Any, decoded: int, sample_rate: int,
+                         max_frame: int) -> None:
+    """Refuses a file whose audio track decoded to clearly fewer frames than it claims, or a cut Ogg file.
+
+    Raises:
+        AudioFileError: truncated or corrupt (see :data:`TRUNCATION_TOLERANCE`).
+    """
+    claim = claimed_frames(stream, container, sample_rate) if sample_rate > 0 else None
+    if claim is not None and decoded < claim - (2 * max_frame + TRUNCATION_TOLERANCE * claim):
+        raise AudioFileError(f"truncated or corrupt: the container claims {claim} frames "
+                             f"({claim / sample_rate:.3f} s), decoding ended after {decoded} "
+                             f"({decoded / sample_rate:.3f} s)", path=path)
+    problem = ogg_problem(path, decoded, max(max_frame, 1))
+    if problem:
+        raise AudioFileError(problem, path=path)
+
+
 class MediaFileReader(AudioReader):
     """Reads the first audio track of a media file with PyAV, block by block.
 
@@ -211,7 +237,7 @@ class MediaFileReader(AudioReader):
             if not 1 <= rate <= MAX_SAMPLE_RATE:
                 raise AudioFileError(f"the header claims a sample rate of {rate} Hz (expected 1 to "
                                      f"{MAX_SAMPLE_RATE})", path=self.path)
-            self.claimed_frames = self._claim(rate)
+            self.claimed_frames = claimed_frames(self._stream, self._container, rate)
             self._frames = self._container.decode(self._stream)
             self._pending: List[np.ndarray] = []
             self._pending_frames = 0
@@ -244,14 +270,6 @@ class MediaFileReader(AudioReader):
         self.frames_read = 0
         self.num_frames = self.claimed_frames or 0
         self.num_frames_exact = False
-
-    def _claim(self, rate: int) -> Optional[int]:
-        s = self._stream
-        if s.duration is not None and s.time_base is not None and s.duration > 0:
-            return int(round(float(s.duration * s.time_base) * rate))
-        if self._container.duration is not None and self._container.duration > 0:
-            return int(round(self._container.duration / 1_000_000 * rate))
-        return None
 
     def _next_frame(self) -> Any:
         """The next decoded frame, or None at the end; decode errors become AudioFileError."""
@@ -297,14 +315,12 @@ class MediaFileReader(AudioReader):
     def _finish(self) -> None:
         """At the end of the stream: refuse a truncated file, then make the count exact."""
         total = self.frames_read
-        claim = self.claimed_frames
-        if claim is not None and total < claim - (2 * self._max_frame + TRUNCATION_TOLERANCE * claim):
-            raise AudioFileError(f"truncated or corrupt: the container claims {claim} frames "
-                                 f"({claim / self.sample_rate:.3f} s), decoding ended after {total} "
-                                 f"({total / self.sample_rate:.3f} s)", path=self.path)
-        problem = ogg_problem(self.path, total, max(self._max_frame, 1))
-        if problem:
-            raise AudioFileError(problem, path=self.path)
+        if self.claimed_frames is not None:
+            check_decoded_length(self.path, self._stream, self._container, total, self.sample_rate, self._max_frame)
+        else:
+            problem = ogg_problem(self.path, total, max(self._max_frame, 1))
+            if problem:
+                raise AudioFileError(problem, path=self.path)
         self.num_frames = total
         self.num_frames_exact = True
 
