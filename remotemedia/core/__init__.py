@@ -11,19 +11,17 @@ from typing import Any
 
 __all__ = ["Node", "Pipeline"]
 
-_LAZY = {"Node": "remotemedia.core.node", "Pipeline": "remotemedia.core.pipeline"}
-
-
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'remotemedia.core' has no attribute {name!r}")
-    import importlib
+    if name == "Node":
+        from remotemedia.core.node import Node
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+        return Node
+    if name == "Pipeline":
+        from remotemedia.core.pipeline import Pipeline
+
+        return Pipeline
+    raise AttributeError(f"module 'remotemedia.core' has no attribute {name!r}")
 
 
 def __dir__() -> Any:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(__all__))

@@ -6,6 +6,6 @@ __all__ = ["CodeExecutorNode"]
 
 
 class CodeExecutorNode(RefusedNode):
-    """Refused at construction: 1.x ran ``exec()`` on code found in its input."""
+    """Refused at construction: 1.x executed Python source code found in its input."""
 
     why = UNTRUSTED_CODE
