@@ -17,7 +17,9 @@ Where 1.x was a placeholder or broken, these do the real thing:
   input on, or returned an error dict); ``ExtractAudioDataNode`` keeps 1.x's None for it.
 - ``VoiceActivityDetector`` reads integer input as samples scaled to [-1, 1) (1.x squared
   int16 values in int16, which overflowed).
-- ``AudioBuffer`` also flushes when the dtype changes (1.x concatenated and upcast).
+- ``AudioBuffer`` also flushes when the dtype changes (1.x concatenated and upcast), and takes
+  the ``((audio, rate), metadata)`` items of ``VoiceActivityDetector`` (1.x skipped them, so a
+  VAD -> AudioBuffer chain gave nothing); the other audio nodes take them too, metadata kept.
 
 In a chunk stream (``pipeline.stream(path)``, ``run_file``, ``process()`` of a pipeline that
 starts with a media source) ``AudioTransform`` and ``AudioResampler`` keep their resampler
@@ -54,12 +56,19 @@ def _split_audio(node: Node, data: Any) -> Tuple[np.ndarray, int, Optional[Dict[
     if isinstance(data, _Buffer):
         return data.samples, data.sample_rate, None
     body, metadata = node.split_data_metadata(data)
+    if metadata is None and _is_vad_output(data):  # VoiceActivityDetector's ((audio, rate), metadata)
+        body, metadata = data[0], data[1]
     if isinstance(body, (tuple, list)) and len(body) >= 2 and isinstance(body[0], np.ndarray):
         samples = as_channels_first(body[0], "audio", node.name)
         return samples, check_sample_rate(body[1], "sample_rate", node.name), metadata
     raise KernelInputError("input", "an (audio (channels, samples), sample_rate) tuple or an AudioBuffer",
                            type(data).__name__ if not isinstance(data, tuple) else
                            f"a tuple of {[type(x).__name__ for x in data]}", node_id=node.name)
+
+
+def _is_vad_output(data: Any) -> bool:
+    return (isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], dict)
+            and isinstance(data[0], (tuple, list)) and len(data[0]) == 2 and isinstance(data[0][0], np.ndarray))
 
 
 class _Resampling(KernelNode):
@@ -257,6 +266,8 @@ class AudioBuffer(Node):
         held = 0
         fmt: Optional[Tuple[int, int, np.dtype]] = None
         async for data in _aiter(data_stream):
+            if _is_vad_output(data):  # ((audio, rate), metadata) from VoiceActivityDetector: the audio
+                data = data[0]
             if isinstance(data, _Buffer):
                 samples, rate = data.samples, data.sample_rate
             elif isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], np.ndarray):

@@ -255,3 +255,14 @@ def test_vad_parameters_are_checked():
         VoiceActivityDetector(speech_threshold=2)
     with pytest.raises(KernelInputError, match="energy_threshold"):
         VoiceActivityDetector(energy_threshold=-1)
+
+
+def test_vad_output_feeds_the_buffer_and_the_transform(impl):
+    """1.x example 07's chain MediaReader -> ... -> VoiceActivityDetector -> AudioBuffer."""
+    x = stereo(9000, 16000)
+    vad_out = stream_through(VoiceActivityDetector(runtime_hint=impl), [(x[:, :4000], 16000), (x[:, 4000:], 16000)])
+    buffered = stream_through(AudioBuffer(3000), vad_out)
+    assert [b[0].shape for b in buffered] == [(2, 3000)] * 3
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in buffered], axis=1), x)
+    mono = AudioTransform(16000, 1, runtime_hint=impl).process(vad_out[0])
+    assert mono[0].shape == (1, 4000) and mono[2] == vad_out[0][1]  # metadata passed on
