@@ -37,7 +37,8 @@ def _speech_like(n: int, rate: int) -> np.ndarray:
     rng = np.random.default_rng(0)
     t = np.arange(n) / rate
     env = (np.sin(2 * np.pi * 0.25 * t) > -0.2) * (0.55 + 0.45 * np.sin(2 * np.pi * 3.3 * t))
-    x = 0.3 * env * np.sin(2 * np.pi * (160 + 40 * np.sin(2 * np.pi * 0.7 * t)) * t)
+    # 160 Hz +- 40 Hz of vibrato at 0.7 Hz (the phase is the integral of the frequency)
+    x = 0.3 * env * np.sin(2 * np.pi * 160 * t - (40 / 0.7) * np.cos(2 * np.pi * 0.7 * t))
     x += 0.01 * rng.standard_normal(n)
     return np.stack([x, 0.8 * x]).astype(np.float32)
 

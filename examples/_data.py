@@ -109,3 +109,14 @@ def make_speech_folder(folder: Any) -> list:
     right = np.round(audio[0] * 0.8).astype(np.int16)
     write_wav(folder / "stereo" / "en_m_16k_stereo.wav", np.stack([audio[0], right]), sample_rate)
     return names + ["stereo/en_m_16k_stereo.wav"]
+
+
+def import_av_or_skip(out: pathlib.Path) -> Any:
+    """PyAV for the media examples; without it, writes ``out/skipped.txt`` and exits 0 (the extra is optional)."""
+    try:
+        import av
+    except ImportError:
+        (out / "skipped.txt").write_text("skipped: PyAV is not installed (pip install 'remotemedia[media]')\n")
+        print("PyAV is not installed: skipped")
+        raise SystemExit(0) from None
+    return av

@@ -27,17 +27,12 @@ import tempfile
 
 import numpy as np
 
-from _data import out_dir, read_wav, speech_path, write_json
+from _data import import_av_or_skip, out_dir, read_wav, speech_path, write_json
 
 MANIFEST = pathlib.Path(__file__).parent / "pipelines" / "speech_prep.json"
 
 out = out_dir(__file__)
-try:
-    import av
-except ImportError:
-    (out / "skipped.txt").write_text("skipped: PyAV is not installed (pip install 'remotemedia[media]')\n")
-    print("PyAV is not installed: skipped")
-    raise SystemExit(0) from None
+av = import_av_or_skip(out)
 
 
 def encode(path, samples, rate, codec, out_rate=None, video=False):

@@ -19,15 +19,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))  # examples/_data.py
-from _data import out_dir, read_wav, speech_path, write_json  # noqa: E402
+from _data import import_av_or_skip, out_dir, read_wav, speech_path, write_json  # noqa: E402
 
 out = out_dir(__file__)
-try:
-    import av
-except ImportError:
-    (out / "skipped.txt").write_text("skipped: PyAV is not installed (pip install 'remotemedia[media]')\n")
-    print("PyAV is not installed: skipped")
-    raise SystemExit(0) from None
+av = import_av_or_skip(out)
 
 from remotemedia.core.pipeline import Pipeline  # noqa: E402
 from remotemedia.nodes.audio import AudioBuffer, AudioTransform, VoiceActivityDetector  # noqa: E402

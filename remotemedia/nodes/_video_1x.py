@@ -74,8 +74,17 @@ def resize_frame(data: Any, width: int, height: int, node: Node) -> Any:
                            type(data).__name__, node_id=node.name)
 
 
+class _Resize(Node):
+    input_types = {"video": "any"}
+    output_types = {"video": "any"}
+    size: Tuple[int, int]
+
+    def process(self, data: Any) -> Any:
+        return resize_frame(data, *self.size, node=self)
+
+
 @register_node
-class VideoResizer(Node):
+class VideoResizer(_Resize):
     """Resizes every frame to ``target_resolution`` = (width, height) (1.x placeholder, now real).
 
     Args:
@@ -83,20 +92,14 @@ class VideoResizer(Node):
         name: node id.
     """
 
-    input_types = {"video": "any"}
-    output_types = {"video": "any"}
-
     def __init__(self, target_resolution: Sequence[int] = (1920, 1080), name: Optional[str] = None,
                  **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
-        self.target_resolution = _check_size(self, target_resolution, "target_resolution")
-
-    def process(self, data: Any) -> Any:
-        return resize_frame(data, *self.target_resolution, node=self)
+        self.target_resolution = self.size = _check_size(self, target_resolution, "target_resolution")
 
 
 @register_node
-class VideoTransform(Node):
+class VideoTransform(_Resize):
     """Brings every frame to ``resolution`` = (width, height) (1.x placeholder, now a resize).
 
     Args:
@@ -104,15 +107,9 @@ class VideoTransform(Node):
         name: node id.
     """
 
-    input_types = {"video": "any"}
-    output_types = {"video": "any"}
-
     def __init__(self, resolution: Sequence[int] = (1920, 1080), name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
-        self.resolution = _check_size(self, resolution, "resolution")
-
-    def process(self, data: Any) -> Any:
-        return resize_frame(data, *self.resolution, node=self)
+        self.resolution = self.size = _check_size(self, resolution, "resolution")
 
 
 @register_node
