@@ -35,8 +35,9 @@ format with :class:`av.AudioResampler`, so a reader never changes shape.
 
 from __future__ import annotations
 
+import collections
 import os
-from typing import Any, List, Optional, Tuple
+from typing import Any, Deque, List, Optional, Tuple
 
 import numpy as np
 
@@ -86,19 +87,41 @@ def frame_to_array(frame: Any) -> np.ndarray:
     Raises:
         AudioFileError: a sample format without a numpy counterpart (``s64``).
     """
-    name = frame.format.name
-    base = name[:-1] if frame.format.is_planar else name
+    planes = frame_planes(frame)
+    if isinstance(planes, np.ndarray):
+        return planes
+    return np.stack(planes)
+
+
+def _nb_channels(layout: Any) -> int:
+    nb = getattr(layout, "nb_channels", None)  # PyAV >= 12; len(layout.channels) builds objects
+    return int(nb) if nb is not None else len(layout.channels)
+
+
+def frame_planes(frame: Any) -> Any:
+    """A decoded frame's samples without copying: a (channels, frames) array when the layout allows
+    (packed data: the transposed view of the interleaved buffer; planar mono: the plane), else the
+    list of the channels' planes (1-D views). ``u8`` is widened to int16 (a copy).
+
+    Raises:
+        AudioFileError: a sample format without a numpy counterpart (``s64``).
+    """
+    fmt = frame.format
+    name = fmt.name
+    planar = fmt.is_planar
+    base = name[:-1] if planar else name
     if base not in SAMPLE_FORMATS:
         raise AudioFileError(f"unsupported sample format {name!r} (expected one of "
                              f"{', '.join(sorted(SAMPLE_FORMATS))}, packed or planar)")
     raw = np.dtype(np.uint8 if base == "u8" else SAMPLE_FORMATS[base])
     n = int(frame.samples)
-    channels = len(frame.layout.channels)
-    if frame.format.is_planar:
-        planes = [np.frombuffer(p, dtype=raw, count=n) for p in frame.planes[:channels]]
-        out = planes[0][np.newaxis, :] if channels == 1 else np.stack(planes)
-    else:
-        out = np.frombuffer(frame.planes[0], dtype=raw, count=n * channels).reshape(n, channels).T
+    channels = _nb_channels(frame.layout)
+    if planar:
+        views = [np.frombuffer(p, dtype=raw, count=n) for p in frame.planes[:channels]]
+        if base == "u8":
+            views = [(v.astype(np.int16) - 128) << 8 for v in views]
+        return views[0][np.newaxis, :] if channels == 1 else views
+    out = np.frombuffer(frame.planes[0], dtype=raw, count=n * channels).reshape(n, channels).T
     if base == "u8":
         out = (out.astype(np.int16) - 128) << 8
     return out
@@ -239,7 +262,8 @@ class MediaFileReader(AudioReader):
                                      f"{MAX_SAMPLE_RATE})", path=self.path)
             self.claimed_frames = claimed_frames(self._stream, self._container, rate)
             self._frames = self._container.decode(self._stream)
-            self._pending: List[np.ndarray] = []
+            # Decoded frames not returned yet: [planes (a 2-D view or a list of 1-D planes), offset, count].
+            self._pending: Deque[List[Any]] = collections.deque()
             self._pending_frames = 0
             self._max_frame = 0
             self._ended = False
@@ -248,15 +272,16 @@ class MediaFileReader(AudioReader):
             if first is None:
                 raise AudioFileError("no audio data (no audio frame decodes)", path=self.path)
             self.sample_rate = int(first.sample_rate)
-            self.num_channels = len(first.layout.channels)
-            self._format = (first.format.name, first.layout.name, self.sample_rate)
+            self.num_channels = _nb_channels(first.layout)
+            self._format = (first.format.name, self.num_channels, self.sample_rate)
+            self._layout_name = first.layout.name
             if not 1 <= self.num_channels <= MAX_CHANNELS or not 1 <= self.sample_rate <= MAX_SAMPLE_RATE:
                 raise AudioFileError(f"decoded audio has {self.num_channels} channels at {self.sample_rate} Hz "
                                      f"(expected 1 to {MAX_CHANNELS} channels, 1 to {MAX_SAMPLE_RATE} Hz)",
                                      path=self.path)
-            block = self._to_array(first)
-            self.dtype = block.dtype
-            self._push(block)
+            planes = self._planes(first)
+            self.dtype = (planes if isinstance(planes, np.ndarray) else planes[0]).dtype
+            self._push(planes, int(first.samples))
         except AudioFileError:
             self.close()
             raise
@@ -282,24 +307,25 @@ class MediaFileReader(AudioReader):
             raise AudioFileError(f"corrupt or truncated data after {decoded} decoded frames "
                                  f"({_describe(exc, self.path)})", path=self.path) from exc
 
-    def _to_array(self, frame: Any) -> np.ndarray:
-        fmt = (frame.format.name, frame.layout.name, int(frame.sample_rate))
+    def _planes(self, frame: Any) -> Any:
+        """The frame's samples in the stream's first format (see :func:`frame_planes`)."""
+        fmt = (frame.format.name, _nb_channels(frame.layout), int(frame.sample_rate))
         if hasattr(self, "_format") and fmt != self._format:
             if self._converter is None:
-                name, layout, rate = self._format
-                self._converter = self._av.AudioResampler(format=name, layout=layout, rate=rate)
+                name, _, rate = self._format
+                self._converter = self._av.AudioResampler(format=name, layout=self._layout_name, rate=rate)
             arrays = [frame_to_array(f) for f in self._converter.resample(frame)]
             return np.concatenate(arrays, axis=1) if arrays else np.zeros((self.num_channels, 0), self.dtype)
         try:
-            return frame_to_array(frame)
+            return frame_planes(frame)
         except AudioFileError as exc:
             raise AudioFileError(str(exc), path=self.path) from None
 
-    def _push(self, block: np.ndarray) -> None:
-        if block.shape[1]:
-            self._pending.append(block)
-            self._pending_frames += block.shape[1]
-            self._max_frame = max(self._max_frame, block.shape[1])
+    def _push(self, planes: Any, count: int) -> None:
+        if count:
+            self._pending.append([planes, 0, count])
+            self._pending_frames += count
+            self._max_frame = max(self._max_frame, count)
 
     def _fill(self, wanted: int) -> None:
         while self._pending_frames < wanted and not self._ended:
@@ -308,9 +334,11 @@ class MediaFileReader(AudioReader):
                 self._ended = True
                 if self._converter is not None:  # what the converter still holds
                     for f in self._converter.resample(None):
-                        self._push(frame_to_array(f))
+                        block = frame_to_array(f)
+                        self._push(block, block.shape[1])
                 break
-            self._push(self._to_array(frame))
+            planes = self._planes(frame)
+            self._push(planes, planes.shape[1] if isinstance(planes, np.ndarray) else planes[0].shape[0])
 
     def _finish(self) -> None:
         """At the end of the stream: refuse a truncated file, then make the count exact."""
@@ -332,24 +360,32 @@ class MediaFileReader(AudioReader):
             raise AudioFileError("read after close", path=self.path)
         self._fill(n)
         take = min(n, self._pending_frames)
-        parts: List[np.ndarray] = []
-        got = 0
-        while got < take:
-            head = self._pending[0]
-            k = min(head.shape[1], take - got)
-            parts.append(head[:, :k])
-            if k == head.shape[1]:
-                self._pending.pop(0)
-            else:
-                self._pending[0] = head[:, k:]
-            got += k
+        pending = self._pending
+        if take and pending[0][2] >= take and isinstance(pending[0][0], np.ndarray):
+            head = pending[0]  # within one decoded frame: a view of it (it keeps the frame's buffer alive)
+            out = head[0][:, head[1]:head[1] + take]
+            head[1] += take
+            head[2] -= take
+            if not head[2]:
+                pending.popleft()
+        else:  # one copy of each decoded frame, into the block
+            out = np.empty((self.num_channels, take), dtype=self.dtype)
+            pos = 0
+            while pos < take:
+                head = pending[0]
+                planes, offset, count = head
+                k = min(count, take - pos)
+                if isinstance(planes, np.ndarray):
+                    out[:, pos:pos + k] = planes[:, offset:offset + k]
+                else:
+                    for c, plane in enumerate(planes):
+                        out[c, pos:pos + k] = plane[offset:offset + k]
+                pos += k
+                if k == count:
+                    pending.popleft()
+                else:
+                    head[1], head[2] = offset + k, count - k
         self._pending_frames -= take
-        if not parts:
-            out = np.zeros((self.num_channels, 0), dtype=self.dtype)
-        elif len(parts) == 1:
-            out = parts[0]  # a view of the decoded frame (it keeps the frame's buffer alive)
-        else:
-            out = np.concatenate(parts, axis=1)
         was_exact = self.num_frames_exact
         self.frames_read += take
         if take < n and not was_exact:

