@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 av = pytest.importorskip("av")
 
@@ -170,3 +172,19 @@ def test_a_format_change_midway_is_converted_to_the_first_format(media):
     # the first frame's rest (mp3 frames of the real file before the switch) plus 1 s at 44.1 kHz
     assert 44100 <= total <= 44100 + 3 * 1152 + 100
     np.testing.assert_allclose(blocks[-1][0], blocks[-1][1])  # mono upmixed: both channels equal
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(1, 5000), min_size=1, max_size=6), ext=st.sampled_from(["m4a", "opus", "mp4"]))
+def test_chunk_invariance_for_any_block_sizes(media, sizes, ext):
+    path, _ = media[ext]
+    whole, _ = read_audio(path)
+    parts, k = [], 0
+    with MediaFileReader(path) as reader:
+        while True:
+            block = reader.read(sizes[k % len(sizes)])
+            k += 1
+            if block.shape[1] == 0:
+                break
+            parts.append(block)
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
