@@ -18,7 +18,6 @@ skipped.txt and exits 0.
 # resampling may differ by one step between implementations.
 # example-test: timeout=120 ignore=*remotemedia-ledger.jsonl,*.segments.jsonl int_lsb=1
 
-import fractions
 import json
 import pathlib
 import subprocess
@@ -27,40 +26,12 @@ import tempfile
 
 import numpy as np
 
-from _data import import_av_or_skip, out_dir, read_wav, speech_path, write_json
+from _data import encode_media, import_av_or_skip, out_dir, read_wav, speech_path, write_json
 
 MANIFEST = pathlib.Path(__file__).parent / "pipelines" / "speech_prep.json"
 
 out = out_dir(__file__)
-av = import_av_or_skip(out)
-
-
-def encode(path, samples, rate, codec, out_rate=None, video=False):
-    """Encodes int16 samples (channels, frames) with PyAV (``out_rate``: the codec's rate, e.g. 48 kHz opus)."""
-    layout = "mono" if samples.shape[0] == 1 else "stereo"
-    audio = samples.astype(np.float32) / 32768
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=out_rate or rate)
-        stream.layout = layout
-        vstream = None
-        if video:
-            vstream = container.add_stream("libx264", rate=25)
-            vstream.width, vstream.height, vstream.pix_fmt = 64, 48, "yuv420p"
-        for pos in range(0, audio.shape[1], 1024):  # PyAV converts rate and sample format for the encoder
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, pos:pos + 1024]), format="fltp",
-                                               layout=layout)
-            frame.sample_rate, frame.pts, frame.time_base = rate, pos, fractions.Fraction(1, rate)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-        if vstream is not None:
-            for i in range(audio.shape[1] * 25 // rate):
-                image = np.full((48, 64, 3), (i * 9) % 256, np.uint8)
-                for packet in vstream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                    container.mux(packet)
-            for packet in vstream.encode(None):
-                container.mux(packet)
+import_av_or_skip(out)
 
 
 with tempfile.TemporaryDirectory(prefix="remotemedia-media-in-") as inputs:
@@ -68,11 +39,11 @@ with tempfile.TemporaryDirectory(prefix="remotemedia-media-in-") as inputs:
     en8, r8 = read_wav(speech_path("en_f_8k.wav"))
     de22, r22 = read_wav(speech_path("de_m_22k.wav"))
     en16, r16 = read_wav(speech_path("en_m_16k.wav"))
-    encode(folder / "en_f.mp3", en8, r8, "libmp3lame")
-    encode(folder / "de_m.opus", de22, r22, "libopus", out_rate=48000)
-    encode(folder / "en_m.m4a", en16, r16, "aac")
+    encode_media(folder / "en_f.mp3", en8, r8, "libmp3lame")
+    encode_media(folder / "de_m.opus", de22, r22, "libopus", out_rate=48000)
+    encode_media(folder / "en_m.m4a", en16, r16, "aac")
     (folder / "video").mkdir()
-    encode(folder / "video" / "en_m_stereo.mp4", np.vstack([en16, (en16 * 0.8).astype(np.int16)]), r16, "aac",
+    encode_media(folder / "video" / "en_m_stereo.mp4", np.vstack([en16, (en16 * 0.8).astype(np.int16)]), r16, "aac",
            video=True)
     names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.*"))
     print(f"inputs: {', '.join(names)}")

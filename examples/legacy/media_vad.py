@@ -12,17 +12,16 @@ extra (pip install 'remotemedia[media]'); without it the script writes skipped.t
 # implementations): they are saved as .npy (compared to 120 dB); decisions and counts as JSON.
 
 import asyncio
-import fractions
 import pathlib
 import sys
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))  # examples/_data.py
-from _data import import_av_or_skip, out_dir, read_wav, speech_path, write_json  # noqa: E402
+from _data import encode_media, import_av_or_skip, out_dir, read_wav, speech_path, write_json  # noqa: E402
 
 out = out_dir(__file__)
-av = import_av_or_skip(out)
+import_av_or_skip(out)
 
 from remotemedia.core.pipeline import Pipeline  # noqa: E402
 from remotemedia.nodes.audio import AudioBuffer, AudioTransform, VoiceActivityDetector  # noqa: E402
@@ -33,28 +32,9 @@ def make_video(path):
     """1 s silence + speech + 1 s silence, stereo AAC at 22.05 kHz, next to 25 fps of 64x48 h264 video."""
     speech, rate = read_wav(speech_path("de_m_22k.wav"))
     silence = np.zeros((1, rate), np.int16)
-    mono = np.concatenate([silence, speech, silence], axis=1).astype(np.float32) / 32768
-    audio = np.vstack([mono, mono * 0.8])
-    with av.open(str(path), "w") as container:
-        a = container.add_stream("aac", rate=rate)
-        a.layout = "stereo"
-        v = container.add_stream("libx264", rate=25)
-        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
-        for pos in range(0, audio.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, pos:pos + 1024]), format="fltp",
-                                               layout="stereo")
-            frame.sample_rate, frame.pts, frame.time_base = rate, pos, fractions.Fraction(1, rate)
-            for packet in a.encode(frame):
-                container.mux(packet)
-        for packet in a.encode(None):
-            container.mux(packet)
-        for i in range(audio.shape[1] * 25 // rate):
-            image = np.full((48, 64, 3), (i * 5) % 256, np.uint8)
-            for packet in v.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in v.encode(None):
-            container.mux(packet)
-    return audio.shape[1] / rate
+    mono = np.concatenate([silence, speech, silence], axis=1)
+    encode_media(path, np.vstack([mono, (mono * 0.8).astype(np.int16)]), rate, "aac", video=True)
+    return mono.shape[1] / rate
 
 
 async def main():
