@@ -14,7 +14,6 @@ import asyncio
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -137,11 +136,17 @@ def test_inline_and_asyncio_runs_are_the_same(kinds, diamond, items, chunked):
         kinds = ["fail" if k == "fail" else "pass" for k in kinds]
     inline = outcome(kinds, diamond, items, chunked, inline=True)
     on_loop = outcome(kinds, diamond, items, chunked, inline=False)
-    if diamond and ("error" in inline) != ("error" in on_loop):
-        # fan-in of branches that drop different items ends with unmatched inputs: the same error either way
-        pytest.fail(f"one path failed and the other did not: {inline} / {on_loop}")
-    assert inline.get("error") == on_loop.get("error")
-    if "error" not in inline:
+    assert ("error" in inline) == ("error" in on_loop), (inline, on_loop)
+    if "error" in inline:
+        # Several failing nodes: which fails first depends on how far each scheduler ran ahead
+        # (one input at a time inline, batches on the loop); the failure is the same kind either way.
+        failing = {f"n{i}" for i, k in enumerate(kinds) if k == "fail"} | {"join"}
+        for err in (inline["error"], on_loop["error"]):
+            assert err[0] in failing and err[1] == 1, err
+        assert inline["error"][2] == on_loop["error"][2]
+        if len(failing) <= 2:  # one failing node (or a fan-in that ends unmatched): the very same error
+            assert inline["error"] == on_loop["error"]
+    else:
         assert inline["out"] == on_loop["out"]
         assert inline["hooks"] == on_loop["hooks"]
 
