@@ -27,9 +27,9 @@ from targets import check, note
 
 from remotemedia import _native
 from remotemedia.metrics import ExecutionMetrics
+from remotemedia.metrics.trace import chrome_trace
 from remotemedia.nodes.base import PassThroughNode
 from remotemedia.pipeline import Pipeline
-from remotemedia.trace import chrome_trace
 
 #: Memory modes measured in this process. ``tracemalloc`` is measured in child processes
 #: (:func:`test_tracemalloc_mode_overhead_in_child_processes`): once started it stays on for the

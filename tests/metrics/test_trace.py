@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from remotemedia.metrics import ExecutionMetrics, write_chrome_trace
+from remotemedia.metrics.trace import chrome_trace
 from remotemedia.nodes.base import Node, PassThroughNode
 from remotemedia.nodes.simple_math import AddNode, MultiplyNode
 from remotemedia.pipeline import Pipeline
-from remotemedia.trace import chrome_trace
 
 
 class Sleep(Node):
@@ -137,7 +137,7 @@ def test_opentelemetry_auto_mode_uses_the_global_provider():
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from remotemedia.trace import otel_provider_configured
+    from remotemedia.metrics.trace import otel_provider_configured
 
     metrics = ExecutionMetrics(memory=False)  # opentelemetry=None: auto
     p = Pipeline([MultiplyNode(name="m")], hooks=[metrics])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from remotemedia.metrics import aggregate
+from remotemedia.metrics.aggregate import aggregate
 
 _PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#bab0ac",
             "#86bcb6", "#d37295", "#a0cbe8")

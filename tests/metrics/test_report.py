@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 import numpy as np
 
 from remotemedia.metrics import write_html_report
+from remotemedia.metrics.report import html_report
 from remotemedia.nodes.base import Node
 from remotemedia.nodes.simple_math import AddNode, MultiplyNode
 from remotemedia.pipeline import Pipeline
-from remotemedia.report import html_report
 
 
 class Work(Node):

@@ -1,0 +1,164 @@
+"""ExecutionMetrics, the hook: timestamps against the graph, CPU time, implementations, retries, history."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from metrics_helpers import Sleep, diamond, validate
+
+from remotemedia.metrics import ExecutionMetrics, aggregate
+from remotemedia.nodes.base import Node
+from remotemedia.nodes.simple_math import AddNode, MultiplyNode
+from remotemedia.pipeline import Pipeline
+
+
+def check_timeline(m):
+    """Timestamps monotonic, inside the run, in execution order, and after every input ended."""
+    calls = m["calls"]
+    assert [c["seq"] for c in calls] == list(range(1, len(calls) + 1))
+    starts = [c["start_us"] for c in calls]
+    assert starts == sorted(starts)  # seq is the start order
+    for c in calls:
+        assert 0 <= c["start_us"] <= c["end_us"] <= m["total_wall_us"]
+        assert c["wall_us"] == pytest.approx(c["end_us"] - c["start_us"])
+    order = m["execution_order"]
+    assert [m["nodes"][n]["order"] for n in order] == list(range(len(order)))
+    firsts = [m["nodes"][n]["start_us"] for n in order]
+    assert firsts == sorted(firsts)
+    # The k-th call of a node consumes the k-th output of each producer (1:1 nodes here).
+    per_node = {}
+    for c in calls:
+        per_node.setdefault(c["node_id"], []).append(c)
+    for e in m["edges"]:
+        for src_call, dst_call in zip(per_node[e["from"]], per_node[e["to"]]):
+            assert dst_call["start_us"] >= src_call["end_us"], (e, src_call, dst_call)
+    # Calls that share a lane never overlap.
+    lanes = {}
+    for c in calls:
+        lanes.setdefault(c["lane"], []).append(c)
+    for lane_calls in lanes.values():
+        for a, b in zip(lane_calls, lane_calls[1:]):
+            assert b["start_us"] >= a["end_us"]
+
+
+def test_timestamps_are_monotonic_and_follow_the_graph():
+    p = diamond()
+    p.run_sync([1, 2, 3])
+    m = p.get_metrics()
+    check_timeline(m)
+    assert m["execution_order"][0] == "src" and m["execution_order"][-1] == "join"
+    # left and right sleep at the same time, so the run needs two lanes
+    assert m["lanes"] >= 2
+    left, right = m["nodes"]["left"], m["nodes"]["right"]
+    assert left["start_us"] < right["end_us"] and right["start_us"] < left["end_us"]
+
+
+def test_chain_timeline_and_absolute_start():
+    from datetime import datetime
+
+    p = Pipeline([MultiplyNode(name=f"m{i}") for i in range(6)], enable_metrics=True)
+    p.run_sync(1)
+    m = p.get_metrics()
+    check_timeline(m)
+    assert m["execution_order"] == [f"m{i}" for i in range(6)]
+    run_start = datetime.fromisoformat(m["started_at"])
+    for n in m["nodes"].values():
+        delta_us = (datetime.fromisoformat(n["started_at"]) - run_start).total_seconds() * 1e6
+        assert delta_us == pytest.approx(n["start_us"], abs=2)
+
+
+def test_cpu_time_is_the_threads_not_the_wall_clock():
+    class Spin(Node):
+        def process(self, data):
+            t_end = time.thread_time() + 0.02
+            while time.thread_time() < t_end:
+                pass
+            return data
+
+    p = Pipeline([Sleep(0.05, name="sleep"), Spin(name="spin")], enable_metrics=True)
+    p.run_sync(1)
+    nodes = p.get_metrics()["nodes"]
+    assert nodes["sleep"]["cpu_us"] < nodes["sleep"]["wall_us"] / 2  # sleeping costs no CPU
+    assert nodes["spin"]["cpu_us"] >= 20_000
+
+
+def test_kernel_nodes_report_their_implementation(impl):
+    from remotemedia.nodes.audio import FormatConverterNode
+
+    p = Pipeline([FormatConverterNode(target_format="i16", runtime_hint=impl, name="conv")], enable_metrics=True)
+    x = np.zeros((1, 4800), dtype=np.float32)
+    p.run_sync((x, 48000))
+    node = p.get_metrics()["nodes"]["conv"]
+    assert node["implementation"] == impl
+    assert node["input_samples"] == 4800 and node["input_bytes"] == 4800 * 4
+    assert node["output_samples"] == 4800 and node["output_bytes"] == 4800 * 2
+
+
+def test_retry_attempts_passed_by_hooks_are_recorded():
+    """Retries (issue 5) call the hooks once per attempt with attempt=, error= and delay_s=."""
+    metrics = ExecutionMetrics(memory=False)
+    metrics.before_run(run_id=7, pipeline_name="p")
+    metrics.before_node(run_id=7, node_id="n", node_type="T", attempt=1, item=np.zeros(4))
+    metrics.after_node(run_id=7, node_id="n", node_type="T", attempt=1, duration_ns=1, error=TimeoutError("slow"),
+                       result=None, delay_s=0.5, some_future_context="ignored")
+    metrics.before_node(run_id=7, node_id="n", node_type="T", attempt=2, item=np.zeros(4))
+    metrics.after_node(run_id=7, node_id="n", node_type="T", attempt=2, duration_ns=1, error=None,
+                       result=np.zeros(2))
+    metrics.after_run(run_id=7, pipeline_name="p", duration_ns=1, error=None)
+    m = metrics.get(7)
+    validate(m)
+    node = m["nodes"]["n"]
+    assert (node["calls"], node["attempts"], node["retries"], node["errors"], node["status"]) == (2, 2, 1, 1, "ok")
+    first, second = m["calls"]
+    assert first["status"] == "failed" and first["retry_delay_s"] == 0.5 and first["error"] == "TimeoutError: slow"
+    assert second["attempt"] == 2 and second["output_samples"] == 2
+
+
+def test_runs_are_kept_by_id_and_history_is_bounded():
+    metrics = ExecutionMetrics(memory=False, history=3)
+    p = Pipeline([AddNode(name="a")], hooks=[metrics])
+    ids = [p.execute_sync(i).run_id for i in range(5)]
+    assert metrics.runs == 5 and metrics.run_ids == ids[-3:]
+    assert metrics.get(ids[-1]) == metrics.get()
+    with pytest.raises(KeyError):
+        metrics.get(ids[0])
+
+
+def test_metrics_stay_off_the_node_class():
+    node = MultiplyNode()
+    Pipeline([node], enable_metrics=True).run_sync(1)
+    assert not any("metric" in name for name in vars(node))
+
+
+def test_cpu_time_can_be_turned_off():
+    from remotemedia.metrics.report import html_report
+
+    metrics = ExecutionMetrics(memory=False, cpu_time=False)
+    p = Pipeline([MultiplyNode(name="m"), AddNode(name="a")], hooks=[metrics])
+    p.run_sync([1, 2])
+    m = metrics.get()
+    validate(m)
+    assert m["nodes"]["m"]["cpu_us"] is None and all(c["cpu_us"] is None for c in m["calls"])
+    assert m["nodes"]["m"]["wall_us"] > 0
+    assert "<svg" in html_report(m)
+    validate(aggregate([m, m]))
+
+
+def test_chunk_streams_report_each_kernel_nodes_implementation(impl, tmp_path):
+    """run_file (chunk streaming) tells the metrics which implementation each kernel node runs, as run() does."""
+    from remotemedia.io import write_audio
+    from remotemedia.nodes.audio import AudioResampleNode, VADNode
+    from remotemedia.nodes.io_audio import AudioFileSource, MonoMixNode
+    from remotemedia.nodes.segment_writer import SegmentWriter
+
+    src = tmp_path / "in.wav"
+    write_audio(src, (np.arange(2 * 48000) % 300).astype(np.int16).reshape(2, -1), 48000)
+    p = Pipeline([AudioFileSource(name="source"), MonoMixNode(name="mono", runtime_hint=impl),
+                  AudioResampleNode(target_sample_rate=16000, runtime_hint=impl, name="resample"),
+                  VADNode(backend="energy", segments=True, runtime_hint=impl, name="vad"),
+                  SegmentWriter(name="segments")], enable_metrics=True)
+    p.run_file(str(src), str(tmp_path / "out"))
+    nodes = p.get_metrics()["nodes"]
+    assert [nodes[n]["implementation"] for n in ("mono", "resample", "vad")] == [impl] * 3
