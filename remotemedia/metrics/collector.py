@@ -71,11 +71,6 @@ class RunState:
         self.t0_ns = time.perf_counter_ns()
 
 
-def _impl_of(node: Any) -> str:
-    impl = getattr(node, "impl", None)
-    return impl if impl in ("native", "python") else "python"
-
-
 def _record_extra(call: list, kwargs: Dict[str, Any]) -> None:
     """Keeps the extra hook keywords that are JSON-ready (``fused=True``, ``stage_us=...``) in the call record."""
     extra = call[EXTRA]
@@ -141,11 +136,13 @@ class ExecutionMetrics:
         self._runs = 0
         self._failed_runs = 0
         self._tracer: Any = None
-        self._otel_auto = opentelemetry is None
+        self._otel_wanted: Any = None  # None: always emit; else a check, once per run, that someone collects spans
         if opentelemetry is None or opentelemetry is True:
-            from remotemedia.metrics.trace import otel_tracer
+            from remotemedia.metrics.trace import otel_provider_check, otel_tracer
 
             self._tracer = otel_tracer(required=opentelemetry is True)
+            if opentelemetry is None and self._tracer is not None:
+                self._otel_wanted = otel_provider_check()
         elif opentelemetry is not False:
             self._tracer = opentelemetry  # a tracer object
 
@@ -157,7 +154,8 @@ class ExecutionMetrics:
     # --------------------------------------------------------------- hooks
     def before_run(self, *, run_id: Any, pipeline_name: Optional[str] = None, graph: Any = None,
                    nodes: Optional[Dict[str, Any]] = None, **future_kwargs: Any) -> None:
-        impls = {nid: _impl_of(n) for nid, n in nodes.items()} if nodes else {}
+        # what each node runs, as set for this run (checked at export: anything else is "python")
+        impls = {nid: getattr(n, "impl", "python") for nid, n in nodes.items()} if nodes else {}
         self._running[run_id] = RunState(run_id, pipeline_name or self.pipeline_name, graph, impls,
                                          self.memory_mechanism, self.cpu_time)
 
@@ -222,24 +220,24 @@ class ExecutionMetrics:
         run.cpu_ns = time.process_time_ns() - run.cpu0_ns
         if error is not None:
             run.error = f"{type(error).__name__}: {error}"
-        for call in list(run.open.values()):  # calls a failure interrupted
-            call[END] = end_ns
-            call[STATUS] = "cancelled"
-            if self._exit is not None:
-                self._exit(call)
-            run.calls.append(call)
-        run.open.clear()
+        if run.open:  # calls a failure interrupted
+            for call in run.open.values():
+                call[END] = end_ns
+                call[STATUS] = "cancelled"
+                if self._exit is not None:
+                    self._exit(call)
+                run.calls.append(call)
+            run.open.clear()
         with self._lock:
             self._runs += 1
             self._failed_runs += error is not None
             self._finished[run_id] = run
             while len(self._finished) > self._history:
                 self._finished.popitem(last=False)
-        if self._tracer is not None:
-            from remotemedia.metrics.trace import emit_otel_spans, otel_provider_configured
+        if self._tracer is not None and (self._otel_wanted is None or self._otel_wanted()):
+            from remotemedia.metrics.trace import emit_otel_spans
 
-            if not self._otel_auto or otel_provider_configured():  # auto: only when someone collects spans
-                emit_otel_spans(self._tracer, export.run_record(run))
+            emit_otel_spans(self._tracer, export.run_record(run))
 
     def _log_attempt(self, run_id: Any, node_id: str, node_type: str, attempt: int, error: Optional[BaseException],
                      delay_s: Optional[float], ran: bool) -> None:

@@ -75,7 +75,7 @@ def _tables(run: "RunState") -> Tuple[List[list], Dict[str, list], int]:
         py_peak -= py_base
         nat_peak -= nat_base
         peak = py_peak + nat_peak
-        impl = impls.get(node_id, "python")
+        impl = "native" if impls.get(node_id) == "native" else "python"
         in_samples, in_bytes = in_size
         out_samples, out_bytes = out_size
         rows.append([seq, node_id, node_type, attempt, status, error, delay, impl, start_us, end_us, wall_us,
@@ -128,6 +128,11 @@ def _add_size(n: list, slot: int, size: Any) -> None:
         n[slot + 1] = (n[slot + 1] or 0) + nbytes
 
 
+def _impl(run: "RunState", node_id: str) -> str:
+    impl = run.impls.get(node_id)
+    return impl if impl == "native" else "python"
+
+
 def _not_run_node(node_type: str, impl: str) -> Dict[str, Any]:
     return {
         "node_type": node_type, "implementation": impl, "status": "not_run", "order": None,
@@ -162,7 +167,7 @@ def run_record(run: "RunState") -> Dict[str, Any]:
     if run.graph is not None:
         for gid, gnode in run.graph.by_id.items():
             if gid not in nodes:
-                nodes[gid] = _not_run_node(gnode.node_type, run.impls.get(gid, "python"))
+                nodes[gid] = _not_run_node(gnode.node_type, _impl(run, gid))
         edges = [{"from": e.src, "to": e.dst} for e in run.graph.edges]
     record = _header(run, lanes)
     record.update(execution_order=list(ran), nodes=nodes, edges=edges, calls=calls,
@@ -265,7 +270,7 @@ def run_json(run: "RunState", cache: JsonCache) -> str:
     if graph is not None:
         for gid, gnode in graph.by_id.items():
             if gid not in ran:
-                nodes.append(f"{s(gid)}: {json.dumps(_not_run_node(gnode.node_type, run.impls.get(gid, 'python')))}")
+                nodes.append(f"{s(gid)}: {json.dumps(_not_run_node(gnode.node_type, _impl(run, gid)))}")
     head = json.dumps(_header(run, lanes))
     order = ", ".join(n[0] for n in names.values())
     return (f"{head[:-1]}, \"execution_order\": [{order}], \"nodes\": {{{', '.join(nodes)}}}, "

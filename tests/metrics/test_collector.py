@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -12,6 +13,7 @@ from remotemedia.metrics import ExecutionMetrics, aggregate
 from remotemedia.nodes.base import Node
 from remotemedia.nodes.simple_math import AddNode, MultiplyNode
 from remotemedia.pipeline import Pipeline
+from remotemedia.reliability import RetryPolicy
 
 
 def check_timeline(m):
@@ -162,3 +164,83 @@ def test_chunk_streams_report_each_kernel_nodes_implementation(impl, tmp_path):
     p.run_file(str(src), str(tmp_path / "out"))
     nodes = p.get_metrics()["nodes"]
     assert [nodes[n]["implementation"] for n in ("mono", "resample", "vad")] == [impl] * 3
+
+
+# ------------------------------------------------- what an engine may pass
+def test_extra_hook_keywords_that_are_json_ready_are_kept_per_call():
+    """Fused segments (issue 17) report their calls with extra keywords: scalars and flat lists or dicts of them
+    are kept under the call's "extra"; anything else (objects, NaN, nested containers) is left out."""
+    metrics = ExecutionMetrics(memory=False, opentelemetry=False)
+    metrics.before_run(run_id=1, pipeline_name="p")
+    metrics.before_node(run_id=1, node_id="resample", node_type="AudioResampleNode", attempt=1, item=np.zeros(960),
+                        segment="seg0")
+    metrics.after_node(run_id=1, node_id="resample", node_type="AudioResampleNode", attempt=1, duration_ns=1,
+                       error=None, result=np.zeros(320), delay_s=None, ran=True, fused=True, stage_us=3.25,
+                       stages=("mono", "resample"), per_stage={"mono": 1.5, "resample": 1.75}, handle=object(),
+                       bad=float("nan"), nested={"a": [1]}, n=np.int64(3))
+    metrics.before_node(run_id=1, node_id="vad", node_type="VADNode", attempt=1, item=np.zeros(320))
+    metrics.after_node(run_id=1, node_id="vad", node_type="VADNode", attempt=1, duration_ns=1, error=None,
+                       result=None, delay_s=None, ran=True)
+    metrics.after_run(run_id=1, pipeline_name="p", duration_ns=1, error=None)
+    m = metrics.get()
+    validate(m)
+    resample, vad = m["calls"]
+    assert resample["extra"] == {"segment": "seg0", "fused": True, "stage_us": 3.25, "stages": ["mono", "resample"],
+                                 "per_stage": {"mono": 1.5, "resample": 1.75}}
+    assert "extra" not in vad
+    assert resample["input_samples"] == 960 and resample["output_samples"] == 320
+
+
+def test_chunk_stream_hooks_fill_sizes_and_source_reads_are_node_calls():
+    """The engine's chunk streams pass item= and result= to the node hooks, and report each read of the source
+    node as one call (no item): sizes add up over chunks, and the source gets calls and a wall time."""
+    metrics = ExecutionMetrics(memory=False, opentelemetry=False)
+    metrics.before_run(run_id=3, pipeline_name="stream")
+    for _ in range(5):
+        chunk = np.zeros((2, 960), np.int16)
+        metrics.before_node(run_id=3, node_id="source", node_type="AudioFileSource", attempt=1)
+        time.sleep(0.001)
+        metrics.after_node(run_id=3, node_id="source", node_type="AudioFileSource", attempt=1, duration_ns=1,
+                           error=None, result=(chunk, 48000), delay_s=None, ran=True)
+        metrics.before_node(run_id=3, node_id="mono", node_type="MonoMixNode", attempt=1, item=(chunk, 48000))
+        metrics.after_node(run_id=3, node_id="mono", node_type="MonoMixNode", attempt=1, duration_ns=1, error=None,
+                           result=(chunk[:1], 48000), delay_s=None, ran=True)
+    metrics.after_run(run_id=3, pipeline_name="stream", duration_ns=1, error=None)
+    m = metrics.get()
+    validate(m)
+    check_timeline({**m, "edges": [{"from": "source", "to": "mono"}]})
+    source, mono = m["nodes"]["source"], m["nodes"]["mono"]
+    assert source["calls"] == mono["calls"] == 5 and m["execution_order"] == ["source", "mono"]
+    assert source["wall_us"] >= 5 * 1000
+    assert source["input_samples"] is None and source["output_samples"] == 5 * 1920
+    assert source["output_bytes"] == 5 * 3840
+    assert (mono["input_samples"], mono["output_samples"], mono["output_bytes"]) == (5 * 1920, 5 * 960, 5 * 1920)
+    assert metrics.to_json() == json.dumps(m)
+
+
+def test_a_pipeline_with_metrics_has_one_hook_and_its_attempt_log():
+    """enable_metrics=True installs one hook (ExecutionMetrics keeps the attempt log), and get_metrics() carries
+    the run's attempts."""
+
+    class FailOnce(Node):
+        def __init__(self, name=None):
+            super().__init__(name=name)
+            self.retry_policy = RetryPolicy(max_retries=1, initial_delay_s=0.001, jitter=0)
+            self.failed = False
+
+        def process(self, data):
+            if not self.failed:
+                self.failed = True
+                raise ConnectionError("flaky")
+            return data
+
+    p = Pipeline([FailOnce(name="f"), AddNode(name="a")], enable_metrics=True)
+    assert p.executor.hooks.hooks == [p.metrics]
+    run_id = p.execute_sync(1).run_id
+    attempts = p.get_metrics()["attempts"]
+    assert [(a["run_id"], a["node_id"], a["attempt"], a["error"], a["ran"]) for a in attempts] == [
+        (run_id, "f", 1, "ConnectionError: flaky", True), (run_id, "f", 2, None, True)]
+    assert attempts[0]["delay_s"] == pytest.approx(0.001)
+    p.execute_sync(2)
+    assert p.get_metrics()["attempts"] == [] and p.get_metrics(run_id)["attempts"] == attempts
+    assert p.attempt_log() == attempts

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import numpy as np
@@ -100,3 +105,34 @@ def test_memory_off_and_bad_modes():
     validate(m)
     with pytest.raises(ConfigurationError, match="memory: expected one of"):
         ExecutionMetrics(memory="psutil")
+
+
+def test_auto_measures_nothing_in_a_pure_install(tmp_path):
+    """Without the compiled module (a child process with REMOTEMEDIA_IMPL=python never loads it), memory="auto"
+    records no memory ("off", every peak 0) and leaves tracemalloc off; memory="tracemalloc" still works."""
+    code = textwrap.dedent("""
+        import json, sys, tracemalloc
+        import numpy as np
+        from remotemedia.metrics import ExecutionMetrics
+        from remotemedia.nodes.base import Node
+        from remotemedia.pipeline import Pipeline
+        class Alloc(Node):
+            def process(self, data):
+                return float(np.ones(1_000_000)[-1]) + data
+        out = {}
+        for mode in ("auto", "tracemalloc"):
+            p = Pipeline([Alloc(name="alloc")], enable_metrics=True, metrics_memory=mode)
+            p.run_sync(1)
+            m = p.get_metrics()
+            out[mode] = [m["memory_tracking"], m["nodes"]["alloc"]["peak_memory_bytes"], tracemalloc.is_tracing()]
+        out["native loaded"] = "remotemedia_runtime" in sys.modules
+        print(json.dumps(out))
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "REMOTEMEDIA_IMPL": "python"})
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["native loaded"] is False
+    assert got["auto"] == ["off", 0, False]
+    mechanism, peak, tracing = got["tracemalloc"]
+    assert mechanism == "tracemalloc" and 8 * MB <= peak <= 9 * MB and tracing
