@@ -94,8 +94,7 @@ class CountingTracker:
             active = self._active
             if active:
                 _fold_peaks(active, np_peak, nat_peak)
-            call[PY_BASE] = call[PY_PEAK] = np_cur
-            call[NAT_BASE] = call[NAT_PEAK] = nat_cur
+            call[PY_BASE:NAT_PEAK + 1] = np_cur, np_cur, nat_cur, nat_cur
             active.append(call)
         finally:
             lock.release()
