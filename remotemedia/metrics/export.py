@@ -215,10 +215,6 @@ class JsonCache:
         return self._edges
 
 
-_CALL = ('{"seq": %d, "node_id": %s, "node_type": %s, "attempt": %d, "status": %s, "error": %s, "retry_delay_s": %s, '
-         '"implementation": %s, "start_us": %s, "end_us": %s, "wall_us": %s, "cpu_us": %s, "lane": %d, '
-         '"thread_id": %s, "input_samples": %s, "input_bytes": %s, "output_samples": %s, "output_bytes": %s, '
-         '"peak_memory_bytes": %d, "python_peak_bytes": %d, "native_peak_bytes": %d')
 _NODE = ('%s: {"node_type": %s, "implementation": %s, "status": %s, "order": %d, "calls": %d, "attempts": %d, '
          '"retries": %d, "errors": %d, "started_at": "%s", "start_us": %s, "end_us": %s, "wall_us": %s, '
          '"mean_wall_us": %s, "max_wall_us": %s, "cpu_us": %s, "peak_memory_bytes": %d, "python_peak_bytes": %d, '
