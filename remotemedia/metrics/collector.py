@@ -154,6 +154,8 @@ class ExecutionMetrics:
     # --------------------------------------------------------------- hooks
     def before_run(self, *, run_id: Any, pipeline_name: Optional[str] = None, graph: Any = None,
                    nodes: Optional[Dict[str, Any]] = None, **future_kwargs: Any) -> None:
+        """Starts recording run ``run_id`` (``graph`` gives the edges and the nodes that may not run; ``nodes``
+        maps node id to node, whose ``impl`` says what a kernel node runs)."""
         # what each node runs, as set for this run (checked at export: anything else is "python")
         impls = {nid: getattr(n, "impl", "python") for nid, n in nodes.items()} if nodes else {}
         self._running[run_id] = RunState(run_id, pipeline_name or self.pipeline_name, graph, impls,
@@ -161,6 +163,7 @@ class ExecutionMetrics:
 
     def before_node(self, *, run_id: Any, node_id: str, node_type: str, attempt: int = 1, item: Any = _MISSING,
                     **future_kwargs: Any) -> None:
+        """Starts a call record: sizes of ``item`` (omitted: a source's read), memory levels, clocks last."""
         run = self._running.get(run_id)
         if run is None:
             return
@@ -183,6 +186,8 @@ class ExecutionMetrics:
     def after_node(self, *, run_id: Any, node_id: str, node_type: str = "", attempt: int = 1, duration_ns: int = 0,
                    error: Optional[BaseException] = None, result: Any = _MISSING, delay_s: Optional[float] = None,
                    ran: bool = True, **future_kwargs: Any) -> None:
+        """Ends the call record (clocks first): status, error, retry delay, sizes of ``result``, peaks, extras;
+        logs a failed attempt or the successful attempt of a retried call (``ran`` False: a breaker refused it)."""
         end_ns = _perf_ns()
         cpu_ns = _thread_ns() if self.cpu_time else 0
         if error is not None or attempt > 1:
@@ -212,6 +217,8 @@ class ExecutionMetrics:
         run.calls.append(call)
 
     def after_run(self, *, run_id: Any, error: Optional[BaseException] = None, **future_kwargs: Any) -> None:
+        """Ends run ``run_id``: calls still open are recorded as cancelled, the run is kept for :meth:`get`
+        (the latest ``history`` runs), and OpenTelemetry spans are emitted when wanted."""
         end_ns = _perf_ns()
         run = self._running.pop(run_id, None)
         if run is None:
