@@ -32,6 +32,20 @@ class KernelNode(Node):
         assert self.kernel_family is not None
         self.impl, self.impl_reason = resolve_impl(self.kernel_family, runtime_hint, node_id=self.name)
 
+    def with_impl(self, impl: str) -> "KernelNode":
+        """A copy of this node bound to ``impl`` (``"python"`` or ``"native"``), without stream state.
+
+        The node itself is not changed (another run may be using it).
+        """
+        import copy
+
+        clone = copy.copy(self)
+        clone.impl, clone.impl_reason = resolve_impl(self.kernel_family, impl, node_id=self.name)
+        reset = getattr(clone, "reset", None)
+        if callable(reset):
+            reset()
+        return clone
+
 
 @register_node
 class FormatConverterNode(KernelNode):
