@@ -23,12 +23,14 @@ from remotemedia.metrics.calls import (
     END,
     ERROR,
     EXTRA,
+    IN,
     NO_SIZE,
     OUT,
     SIZED,
     START,
     STATUS,
     UNSIZED,
+    Size,
     json_ready,
     payload_size,
 )
@@ -71,6 +73,41 @@ class RunState:
         self.t0_ns = time.perf_counter_ns()
 
 
+def _size_pair(value: Any) -> Size:
+    """An engine's ``(samples, bytes)`` (``input_size=``/``output_size=``), ints or None; anything else: unknown."""
+    try:
+        samples, nbytes = value
+    except (TypeError, ValueError):
+        return NO_SIZE
+    return (samples if type(samples) is int else None, nbytes if type(nbytes) is int else None)
+
+
+def _engine_keywords(call: list, kwargs: Dict[str, Any], duration_ns: int) -> None:
+    """What ``after_node`` keywords beyond the documented ones mean for the call record.
+
+    ``input_size=``/``output_size=`` are the call's sizes when the engine
+    passes no item or result (a fused segment's stage). A call with
+    ``fused=True`` is a stage of a fused native segment, reported after the
+    segment ran: its time is the stage's own (``duration_ns``, from the
+    segment's timers), ending when it was reported, or starting at
+    ``start_ns=`` (``perf_counter_ns``) when given; its CPU time is not
+    known (null). The rest goes to :func:`_record_extra`.
+    """
+    size = kwargs.pop("input_size", None)
+    if size is not None:
+        call[IN] = _size_pair(size)
+    size = kwargs.pop("output_size", None)
+    if size is not None:
+        call[OUT] = _size_pair(size)
+    start_ns = kwargs.pop("start_ns", None)
+    if kwargs.get("fused") and type(duration_ns) is int and duration_ns >= 0:
+        end = call[START] if type(start_ns) is not int else start_ns + duration_ns
+        call[START] = end - duration_ns
+        call[END] = end
+        call[CPU] = None
+    _record_extra(call, kwargs)
+
+
 def _record_extra(call: list, kwargs: Dict[str, Any]) -> None:
     """Keeps the extra hook keywords that are JSON-ready (``fused=True``, ``stage_us=...``) in the call record."""
     extra = call[EXTRA]
@@ -96,6 +133,9 @@ class ExecutionMetrics:
     (:func:`~remotemedia.metrics.calls.payload_size`), peak memory
     (:mod:`remotemedia.metrics.memory`), and any extra hook keyword that is
     JSON-ready (``after_node(..., fused=True)``) under the call's ``extra``.
+    A stage of a fused native segment (``fused=True``) is timed by the
+    segment: its wall time is the ``duration_ns`` the engine passes, its sizes
+    ``input_size=``/``output_size=``, its CPU time unknown (null).
     Every failed attempt and the successful attempt of a retried call also go
     to the attempt log (:meth:`attempt_log`, and ``attempts`` of :meth:`get`).
 
@@ -187,7 +227,12 @@ class ExecutionMetrics:
                    error: Optional[BaseException] = None, result: Any = _MISSING, delay_s: Optional[float] = None,
                    ran: bool = True, **future_kwargs: Any) -> None:
         """Ends the call record (clocks first): status, error, retry delay, sizes of ``result``, peaks, extras;
-        logs a failed attempt or the successful attempt of a retried call (``ran`` False: a breaker refused it)."""
+        logs a failed attempt or the successful attempt of a retried call.
+
+        ``ran`` False with an error: a breaker refused the call (a failed call);
+        without one: a chunk source's read that found the end (no call, not
+        recorded). Extra keywords: see :func:`_engine_keywords`.
+        """
         end_ns = _perf_ns()
         cpu_ns = _thread_ns() if self.cpu_time else 0
         if error is not None or attempt > 1:
@@ -203,6 +248,8 @@ class ExecutionMetrics:
         exit_ = self._exit
         if exit_ is not None:
             exit_(call)
+        if not ran and error is None:  # a chunk source's read that found the end: no call
+            return
         if error is None:
             call[STATUS] = "ok"
             t = type(result)
@@ -213,7 +260,7 @@ class ExecutionMetrics:
             call[ERROR] = f"{type(error).__name__}: {error}"
             call[DELAY] = None if delay_s is None else float(delay_s)
         if future_kwargs:
-            _record_extra(call, future_kwargs)
+            _engine_keywords(call, future_kwargs, duration_ns)
         run.calls.append(call)
 
     def after_run(self, *, run_id: Any, error: Optional[BaseException] = None, **future_kwargs: Any) -> None:

@@ -71,7 +71,7 @@ def _tables(run: "RunState") -> Tuple[List[list], Dict[str, list], int]:
         start_us = (start - t0) / 1000
         end_us = (end - t0) / 1000
         wall_us = (end - start) / 1000
-        cpu_us = cpu / 1000 if cpu_time else None
+        cpu_us = cpu / 1000 if cpu_time and cpu is not None else None  # None: a fused stage (not measured)
         py_peak -= py_base
         nat_peak -= nat_base
         peak = py_peak + nat_peak
@@ -102,8 +102,8 @@ def _tables(run: "RunState") -> Tuple[List[list], Dict[str, list], int]:
         n[_N_WALL] += wall_us
         if wall_us > n[_N_MAX]:
             n[_N_MAX] = wall_us
-        if cpu_time:
-            n[_N_CPU] += cpu_us
+        if cpu_us is not None:
+            n[_N_CPU] = cpu_us if n[_N_CPU] is None else n[_N_CPU] + cpu_us
         if peak > n[_N_PEAK]:
             n[_N_PEAK] = peak
         if py_peak > n[_N_PY]:

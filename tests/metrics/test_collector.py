@@ -205,6 +205,10 @@ def test_chunk_stream_hooks_fill_sizes_and_source_reads_are_node_calls():
         metrics.before_node(run_id=3, node_id="mono", node_type="MonoMixNode", attempt=1, item=(chunk, 48000))
         metrics.after_node(run_id=3, node_id="mono", node_type="MonoMixNode", attempt=1, duration_ns=1, error=None,
                            result=(chunk[:1], 48000), delay_s=None, ran=True)
+    # the read that finds the end: ran=False without an error, no chunk came out of it
+    metrics.before_node(run_id=3, node_id="source", node_type="AudioFileSource", attempt=1, item=None)
+    metrics.after_node(run_id=3, node_id="source", node_type="AudioFileSource", attempt=1, duration_ns=1,
+                       error=None, result=None, delay_s=None, ran=False)
     metrics.after_run(run_id=3, pipeline_name="stream", duration_ns=1, error=None)
     m = metrics.get()
     validate(m)
@@ -244,3 +248,52 @@ def test_a_pipeline_with_metrics_has_one_hook_and_its_attempt_log():
     p.execute_sync(2)
     assert p.get_metrics()["attempts"] == [] and p.get_metrics(run_id)["attempts"] == attempts
     assert p.attempt_log() == attempts
+
+
+def test_fused_stages_are_timed_by_the_segment():
+    """A fused segment reports each stage after the native call, as the engine's FusedNode does: item and result
+    None, the stage's time in duration_ns (and stage_us), its sizes in input_size/output_size. The call takes that
+    time (ending when reported), those sizes, no CPU time, and keeps fused/stage_us under extra."""
+    metrics = ExecutionMetrics(memory=False, opentelemetry=False)
+    metrics.before_run(run_id=5, pipeline_name="p", fused=[["mono", "resample"]])
+    for _ in range(3):
+        time.sleep(0.002)  # the segment's native call
+        for nid, node_type, us, size in (("mono", "MonoMixNode", 12.5, (1920, 3840, 960, 1920)),
+                                         ("resample", "AudioResampleNode", 40.0, (960, 1920, 320, 640))):
+            kwargs = {"run_id": 5, "node_id": nid, "node_type": node_type, "attempt": 1}
+            metrics.before_node(item=None, fused=True, **kwargs)
+            metrics.after_node(duration_ns=int(us * 1000), error=None, delay_s=None, ran=True, result=None,
+                               fused=True, stage_us=us, input_size=size[:2], output_size=size[2:], **kwargs)
+    metrics.after_run(run_id=5, pipeline_name="p", duration_ns=1, error=None)
+    m = metrics.get()
+    validate(m)
+    assert metrics.to_json() == json.dumps(m)
+    assert len(m["calls"]) == 6
+    for c in m["calls"]:
+        assert c["extra"] == {"fused": True, "stage_us": c["wall_us"]}
+        assert c["cpu_us"] is None and 0 <= c["start_us"] <= c["end_us"] <= m["total_wall_us"]
+    mono, resample = m["nodes"]["mono"], m["nodes"]["resample"]
+    assert (mono["calls"], mono["wall_us"], mono["cpu_us"]) == (3, 37.5, None)
+    assert (resample["wall_us"], resample["max_wall_us"], resample["mean_wall_us"]) == (120.0, 40.0, 40.0)
+    assert (mono["input_samples"], mono["input_bytes"], mono["output_samples"], mono["output_bytes"]) == (
+        3 * 1920, 3 * 3840, 3 * 960, 3 * 1920)
+    assert (resample["input_samples"], resample["output_bytes"]) == (3 * 960, 3 * 640)
+
+
+def test_a_real_chunk_stream_reports_every_source_read(tmp_path):
+    """Through the engine: run_file reports each chunk read by the source as a call (the read that finds the end
+    is not one), with the chunk's size, and every downstream call gets its item's and result's sizes."""
+    from remotemedia.io import write_audio
+    from remotemedia.nodes.io_audio import AudioFileSource, MonoMixNode
+
+    src = tmp_path / "in.wav"
+    write_audio(src, (np.arange(2 * 48000 * 2) % 300).astype(np.int16).reshape(2, -1), 48000)  # 2 s, stereo
+    p = Pipeline([AudioFileSource(chunk_s=0.25, name="source"), MonoMixNode(name="mono")], enable_metrics=True)
+    p.run_file(str(src), str(tmp_path / "mono.wav"))
+    m = p.get_metrics()
+    validate(m)
+    source, mono = m["nodes"]["source"], m["nodes"]["mono"]
+    assert source["calls"] == mono["calls"] == 8 and source["wall_us"] > 0
+    assert source["input_samples"] is None and source["output_samples"] == 2 * 96000
+    assert (mono["input_samples"], mono["output_samples"]) == (2 * 96000, 96000)
+    assert m["execution_order"][0] == "source"
