@@ -159,8 +159,8 @@ def run_record(run: "RunState") -> Dict[str, Any]:
     calls = []
     for row in rows:
         call = dict(zip(CALL_KEYS, row))
-        if row[-1] is not None:
-            call["extra"] = dict(row[-1])
+        if row[-1] is not None:  # a copy, down to its lists and dicts (one level: see calls.json_ready)
+            call["extra"] = {k: v.copy() if type(v) is list or type(v) is dict else v for k, v in row[-1].items()}
         calls.append(call)
     nodes = {nid: dict(zip(NODE_KEYS, values)) for nid, values in ran.items()}
     edges: List[Dict[str, str]] = []

@@ -188,6 +188,10 @@ def test_extra_hook_keywords_that_are_json_ready_are_kept_per_call():
     assert resample["extra"] == {"segment": "seg0", "fused": True, "stage_us": 3.25, "stages": ["mono", "resample"],
                                  "per_stage": {"mono": 1.5, "resample": 1.75}}
     assert "extra" not in vad
+    resample["extra"]["stages"].append("changed by the caller")
+    resample["extra"]["per_stage"].clear()
+    assert metrics.get()["calls"][0]["extra"]["stages"] == ["mono", "resample"]
+    assert metrics.get()["calls"][0]["extra"]["per_stage"] == {"mono": 1.5, "resample": 1.75}
     assert resample["input_samples"] == 960 and resample["output_samples"] == 320
 
 
