@@ -193,11 +193,21 @@ class ExecutionMetrics:
 
     # --------------------------------------------------------------- hooks
     def before_run(self, *, run_id: Any, pipeline_name: Optional[str] = None, graph: Any = None,
-                   nodes: Optional[Dict[str, Any]] = None, **future_kwargs: Any) -> None:
-        """Starts recording run ``run_id`` (``graph`` gives the edges and the nodes that may not run; ``nodes``
-        maps node id to node, whose ``impl`` says what a kernel node runs)."""
+                   nodes: Optional[Dict[str, Any]] = None, implementations: Optional[Dict[str, str]] = None,
+                   **future_kwargs: Any) -> None:
+        """Starts recording run ``run_id``.
+
+        Args:
+            graph: gives the edges and the nodes that may not run.
+            implementations: node id -> ``"native"`` / ``"python"``, what each
+                node runs in this run (the engine's word for it). Without it,
+                a node's ``impl`` attribute (``nodes``: node id -> node) says.
+        """
         # what each node runs, as set for this run (checked at export: anything else is "python")
-        impls = {nid: getattr(n, "impl", "python") for nid, n in nodes.items()} if nodes else {}
+        if implementations is not None:
+            impls = dict(implementations)
+        else:
+            impls = {nid: getattr(n, "impl", "python") for nid, n in nodes.items()} if nodes else {}
         self._running[run_id] = RunState(run_id, pipeline_name or self.pipeline_name, graph, impls,
                                          self.memory_mechanism, self.cpu_time)
 

@@ -301,3 +301,21 @@ def test_a_real_chunk_stream_reports_every_source_read(tmp_path):
     assert source["input_samples"] is None and source["output_samples"] == 2 * 96000
     assert (mono["input_samples"], mono["output_samples"]) == (2 * 96000, 96000)
     assert m["execution_order"][0] == "source"
+
+
+def test_implementations_passed_by_the_engine_win():
+    """An engine that names each node's implementation (implementations=) is believed over the nodes' attributes;
+    anything but "native" is reported as "python"."""
+    from remotemedia.nodes.audio import FormatConverterNode
+
+    node = FormatConverterNode(target_format="i16", runtime_hint="python", name="conv")
+    metrics = ExecutionMetrics(memory=False, opentelemetry=False)
+    metrics.before_run(run_id=1, pipeline_name="p", nodes={"conv": node, "other": node},
+                       implementations={"conv": "native", "other": "gpu"})
+    for nid in ("conv", "other"):
+        metrics.before_node(run_id=1, node_id=nid, node_type="FormatConverterNode", attempt=1)
+        metrics.after_node(run_id=1, node_id=nid, node_type="FormatConverterNode", attempt=1, duration_ns=1,
+                           error=None, delay_s=None, ran=True)
+    metrics.after_run(run_id=1, pipeline_name="p", duration_ns=1, error=None)
+    nodes = metrics.get()["nodes"]
+    assert (nodes["conv"]["implementation"], nodes["other"]["implementation"]) == ("native", "python")
