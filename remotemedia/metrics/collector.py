@@ -200,14 +200,11 @@ class ExecutionMetrics:
         Args:
             graph: gives the edges and the nodes that may not run.
             implementations: node id -> ``"native"`` / ``"python"``, what each
-                node runs in this run (the engine's word for it). Without it,
-                a node's ``impl`` attribute (``nodes``: node id -> node) says.
+                node runs in this run (the engine passes it; a node missing from
+                it is reported as ``"python"``).
         """
         # what each node runs, as set for this run (checked at export: anything else is "python")
-        if implementations is not None:
-            impls = dict(implementations)
-        else:
-            impls = {nid: getattr(n, "impl", "python") for nid, n in nodes.items()} if nodes else {}
+        impls = dict(implementations or {})
         self._running[run_id] = RunState(run_id, pipeline_name or self.pipeline_name, graph, impls,
                                          self.memory_mechanism, self.cpu_time)
 
