@@ -58,9 +58,11 @@ assert len(ledger) == 4 and {e["status"] for e in ledger} == {"ok"}, ledger
 
 
 def segment_list(key):
-    """The segments of one input (prepared/<key>/<stem>.segments.jsonl), without the input path."""
+    """The segments of one input (prepared/<key>/<stem>.segments.jsonl), without what differs from run to
+    run: the input's path and file time, and the pipeline's implementations."""
     (jsonl,) = (out / "prepared" / key).glob("*.segments.jsonl")
-    return [{k: v for k, v in json.loads(line).items() if k != "source"} for line in jsonl.read_text().splitlines()]
+    return [{k: v for k, v in json.loads(line).items() if k not in ("source", "source_info", "pipeline")}
+            for line in jsonl.read_text().splitlines()]
 
 
 keys = sorted(e["key"] for e in ledger)
