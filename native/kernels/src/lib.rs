@@ -11,6 +11,7 @@ pub mod fvad;
 pub mod mix;
 pub mod normalize;
 pub mod resample;
+pub mod segments;
 pub mod vad;
 
 pub use error::KernelError;
