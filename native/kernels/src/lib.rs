@@ -7,6 +7,7 @@
 
 pub mod convert;
 pub mod error;
+pub mod fused;
 pub mod fvad;
 pub mod mix;
 pub mod normalize;

@@ -148,7 +148,11 @@ impl SegmentTracker {
         )?
         .max(1);
         let pre = non_negative(params.pre_roll_ms, "pre_roll_ms")?;
-        let pre_roll = to_count((pre * sr / 1000.0).round_ties_even(), ROLL_CAP, "pre_roll_ms")?;
+        let pre_roll = to_count(
+            (pre * sr / 1000.0).round_ties_even(),
+            ROLL_CAP,
+            "pre_roll_ms",
+        )?;
         let post = non_negative(params.post_roll_ms, "post_roll_ms")?;
         let post_roll = to_count(
             (post * sr / 1000.0).round_ties_even(),
@@ -157,7 +161,11 @@ impl SegmentTracker {
         )?;
         let max_s = non_negative(params.max_segment_s, "max_segment_s")?;
         let max_frames = if max_s > 0.0 {
-            to_count((max_s / frame_s + 1e-9).trunc(), FRAMES_CAP, "max_segment_s")?
+            to_count(
+                (max_s / frame_s + 1e-9).trunc(),
+                FRAMES_CAP,
+                "max_segment_s",
+            )?
         } else {
             0
         };

@@ -70,7 +70,11 @@ fn rust_tracker_replays_the_python_cases() {
             let e = energy.as_ref().map(|e| &e[pos..pos + c]);
             t.push(&dec[pos..pos + c], e, &mut out).unwrap();
             assert_eq!(as_tuples(&out), want.segments, "case {k}, push {i}");
-            assert_eq!(t.earliest_pending_start(), want.earliest, "case {k}, push {i}");
+            assert_eq!(
+                t.earliest_pending_start(),
+                want.earliest,
+                "case {k}, push {i}"
+            );
             segments_seen += out.len();
             pos += c;
         }

@@ -130,7 +130,9 @@ fn one_utterance_gets_its_rolls_and_is_released_once_its_post_roll_is_seen() {
     assert!(out.is_empty());
     // Pushing after finish is refused; a second finish gives nothing.
     let e = t.push(&[1], None, &mut out).unwrap_err();
-    assert!(e.message().starts_with("push: expected a tracker that has not finished"));
+    assert!(e
+        .message()
+        .starts_with("push: expected a tracker that has not finished"));
     t.finish(None, &mut out);
     assert!(out.is_empty());
 }
@@ -142,16 +144,27 @@ fn short_speech_is_dropped_and_short_pauses_stay_inside() {
     assert!(run(&mut t, &runs(&[(0, 5), (1, 5), (0, 40)]), None).is_empty());
     // 9 frames of speech, a 9-frame pause (< 10), 9 more: one segment.
     let mut t = tracker(480, 16_000, SegmentParams::default());
-    let out = run(&mut t, &runs(&[(0, 10), (1, 9), (0, 9), (1, 9), (0, 40)]), None);
+    let out = run(
+        &mut t,
+        &runs(&[(0, 10), (1, 9), (0, 9), (1, 9), (0, 40)]),
+        None,
+    );
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].start, out[0].end), (10 * 480 - 1600, 37 * 480 + 1600));
+    assert_eq!(
+        (out[0].start, out[0].end),
+        (10 * 480 - 1600, 37 * 480 + 1600)
+    );
     // A 10-frame pause splits; the second segment's pre-roll (300 ms here) stops at the first's end.
     let p = SegmentParams {
         pre_roll_ms: 300.0,
         ..Default::default()
     };
     let mut t = tracker(480, 16_000, p);
-    let out = run(&mut t, &runs(&[(0, 10), (1, 9), (0, 10), (1, 9), (0, 40)]), None);
+    let out = run(
+        &mut t,
+        &runs(&[(0, 10), (1, 9), (0, 10), (1, 9), (0, 40)]),
+        None,
+    );
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].end, 19 * 480 + 1600);
     assert_eq!(out[1].start, out[0].end);
@@ -250,7 +263,7 @@ fn any_chunking_gives_the_segments_of_one_push() {
     for case in 0..200 {
         let n = (rng.next() % 600) as usize;
         let mut dec = Vec::with_capacity(n);
-        let mut speech = rng.next() % 2 == 0;
+        let mut speech = rng.next().is_multiple_of(2);
         while dec.len() < n {
             let run = 1 + (rng.next() % 40) as usize;
             dec.extend(std::iter::repeat_n(speech as u8, run.min(n - dec.len())));
@@ -270,8 +283,12 @@ fn any_chunking_gives_the_segments_of_one_push() {
         let mut pos = 0;
         while pos < n {
             let c = ((rng.next() % 30) as usize).min(n - pos);
-            t.push(&dec[pos..pos + c], Some(&energy[pos..pos + c]), &mut streamed)
-                .unwrap();
+            t.push(
+                &dec[pos..pos + c],
+                Some(&energy[pos..pos + c]),
+                &mut streamed,
+            )
+            .unwrap();
             pos += c;
         }
         t.finish(None, &mut streamed);
