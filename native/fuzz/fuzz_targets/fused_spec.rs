@@ -119,6 +119,10 @@ struct RunCase {
     /// Raw values (NaN, inf, huge) instead of audio-like ones.
     raw_values: bool,
     gain: u8,
+    /// Frames of synthetic audio (bursts of noisy tones between pauses).
+    length: u16,
+    seed: u32,
+    /// Raw int16 samples instead, when not empty.
     samples: Vec<i16>,
     raw: Vec<f32>,
     cuts: Vec<u16>,
@@ -314,9 +318,39 @@ impl Owned {
     }
 }
 
+/// `frames` x `channels` interleaved int16: bursts of noisy tones (about
+/// 0.2 s) and pauses, so that detectors find speech and segments end.
+fn synthetic(frames: usize, channels: usize, seed: u32) -> Vec<i16> {
+    let mut state = seed as u64 | 1;
+    (0..frames * channels)
+        .map(|i| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let f = i / channels;
+            let noise = ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5;
+            let on = (f / 3_000) % 3 != 2;
+            let tone = (f as f64 * 0.07 * (1.0 + (i % channels) as f64)).sin();
+            let v = if on {
+                9_000.0 * tone + 6_000.0 * noise
+            } else {
+                30.0 * noise
+            };
+            v as i16
+        })
+        .collect()
+}
+
 fn audio(run: &RunCase, channels: usize) -> Owned {
-    let frames = run.samples.len() / channels;
-    let x = &run.samples[..frames * channels];
+    let made;
+    let src: &[i16] = if run.samples.is_empty() {
+        made = synthetic(run.length as usize % 24_000, channels, run.seed);
+        &made
+    } else {
+        &run.samples
+    };
+    let frames = src.len() / channels;
+    let x = &src[..frames * channels];
     let gain = 1.0 + (run.gain % 4) as f64;
     if run.raw_values && !run.raw.is_empty() {
         let v: Vec<f32> = (0..frames * channels)

@@ -260,6 +260,8 @@ pub struct FusedSegment {
     metrics: Vec<StageMetrics>,
     events: Vec<FlushEvent>,
     failed: Option<usize>,
+    /// Scratch of `precheck`: each stage's output (format, channels).
+    shapes: Vec<(SampleFormat, usize)>,
 }
 
 impl FusedSegment {
@@ -279,6 +281,7 @@ impl FusedSegment {
             metrics: vec![StageMetrics::default(); n],
             events: Vec::new(),
             failed: None,
+            shapes: Vec::with_capacity(n),
             plan,
         })
     }
@@ -338,8 +341,20 @@ impl FusedSegment {
     /// The float-mix check of every mono mix (a stage's or a VAD's), from
     /// the input's format and channels through the stages, before any runs.
     fn precheck(&mut self, format: SampleFormat, channels: usize) -> Result<(), KernelError> {
-        let n = self.plan.ids.len();
-        let mut shape = vec![(format, channels); n];
+        let mut shape = std::mem::take(&mut self.shapes);
+        shape.clear();
+        shape.resize(self.plan.ids.len(), (format, channels));
+        let result = self.precheck_into(&mut shape, format, channels);
+        self.shapes = shape;
+        result
+    }
+
+    fn precheck_into(
+        &mut self,
+        shape: &mut [(SampleFormat, usize)],
+        format: SampleFormat,
+        channels: usize,
+    ) -> Result<(), KernelError> {
         for k in 0..self.plan.order.len() {
             let s = self.plan.order[k];
             let (f, c) = match self.plan.parent[s] {
