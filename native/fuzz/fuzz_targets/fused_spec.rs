@@ -13,6 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use remotemedia_kernels::fused::{
     AudioAt, AudioRef, FlushOutput, FusedSegment, Layout, PortKind, SampleBuf, Samples, StageResult,
 };
+use remotemedia_kernels::segments::Segment;
 use remotemedia_kernels::KernelError;
 use serde_json::{json, Map, Value};
 
@@ -187,6 +188,18 @@ struct Collected {
     finals: Vec<Vec<Final>>,
 }
 
+impl Collected {
+    /// Stage `s`'s VAD decisions and segments, appended.
+    fn vad(&mut self, s: usize, decisions: &[u8], segments: &[Segment]) {
+        self.decisions[s].extend_from_slice(decisions);
+        self.segments[s].extend(
+            segments
+                .iter()
+                .map(|x| (x.start, x.end, x.start_s.to_bits(), x.end_s.to_bits())),
+        );
+    }
+}
+
 fn bits(s: Samples<'_>) -> Vec<u64> {
     match s {
         Samples::I16(v) => v.iter().map(|&x| x as i64 as u64).collect(),
@@ -238,12 +251,7 @@ fn stream(seg: &mut FusedSegment, chunks: &[AudioRef<'_>]) -> Option<Collected> 
                     keep_from,
                     ..
                 } => {
-                    got.decisions[s].extend_from_slice(decisions);
-                    got.segments[s].extend(
-                        new_segments
-                            .iter()
-                            .map(|x| (x.start, x.end, x.start_s.to_bits(), x.end_s.to_bits())),
-                    );
+                    got.vad(s, decisions, new_segments);
                     assert!(keep_from >= 0);
                 }
                 StageResult::Tensor { .. } => panic!("a tensor from audio"),
@@ -270,20 +278,10 @@ fn stream(seg: &mut FusedSegment, chunks: &[AudioRef<'_>]) -> Option<Collected> 
                 new_segments,
                 ..
             } => {
-                got.decisions[s].extend_from_slice(decisions);
-                got.segments[s].extend(
-                    new_segments
-                        .iter()
-                        .map(|x| (x.start, x.end, x.start_s.to_bits(), x.end_s.to_bits())),
-                );
+                got.vad(s, decisions, new_segments);
             }
             FlushOutput::VadFinal(v) => {
-                got.decisions[s].extend_from_slice(&v.flushed_decisions);
-                got.segments[s].extend(
-                    v.new_segments
-                        .iter()
-                        .map(|x| (x.start, x.end, x.start_s.to_bits(), x.end_s.to_bits())),
-                );
+                got.vad(s, &v.flushed_decisions, &v.new_segments);
                 assert_eq!(v.decisions, got.decisions[s]);
                 assert_eq!(v.total_frames, v.decisions.len() as u64);
                 got.finals[s].push((

@@ -15,4 +15,7 @@ pub mod resample;
 pub mod segments;
 pub mod vad;
 
+#[cfg(test)]
+mod test_util;
+
 pub use error::KernelError;

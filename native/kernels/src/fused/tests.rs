@@ -1,28 +1,12 @@
 use super::*;
 use crate::resample::{output_len, Resampler};
+use crate::test_util::Lcg;
 
 fn invalid(r: Result<FusedSegment, KernelError>) -> String {
     match r {
         Err(KernelError::Invalid(m)) => m,
         Err(e) => panic!("expected Invalid, got {e:?}"),
         Ok(_) => panic!("expected Invalid, got a segment"),
-    }
-}
-
-/// A small deterministic generator (no dependency).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn unit(&mut self) -> f64 {
-        self.next() as f64 / (1u64 << 31) as f64 * 2.0 - 1.0
     }
 }
 

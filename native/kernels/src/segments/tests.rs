@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_util::Lcg;
 
 fn tracker(fl: usize, sr: usize, p: SegmentParams) -> SegmentTracker {
     SegmentTracker::new(fl, sr, &p).unwrap()
@@ -242,19 +243,6 @@ fn finish_clips_to_the_true_length() {
     t.push(&runs(&[(0, 5), (1, 20)]), None, &mut again).unwrap();
     t.finish(Some(24 * 480 + 100), &mut again);
     assert_eq!(again, out);
-}
-
-/// A small deterministic generator (no dependency).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
 }
 
 #[test]
