@@ -11,7 +11,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use remotemedia_kernels::fused::{
-    AudioAt, AudioRef, FlushOutput, FusedSegment, Layout, PortKind, SampleBuf, Samples, StageResult,
+    AudioAt, AudioRef, FlushOutput, FusedSegment, Layout, PortKind, Samples, StageResult,
 };
 use remotemedia_kernels::segments::Segment;
 use remotemedia_kernels::KernelError;
@@ -181,7 +181,8 @@ type Seg = (i64, i64, u64, u64);
 /// Everything a stream gave, per output stage.
 #[derive(Debug, Default, PartialEq)]
 struct Collected {
-    audio: Vec<Vec<u64>>,
+    /// Per stage, per channel: the sample bits (with a format tag).
+    audio: Vec<Vec<Vec<u64>>>,
     clipped: Vec<u64>,
     decisions: Vec<Vec<u8>>,
     segments: Vec<Vec<Seg>>,
@@ -209,8 +210,21 @@ fn bits(s: Samples<'_>) -> Vec<u64> {
     }
 }
 
-fn buf_bits(b: &SampleBuf) -> Vec<u64> {
-    bits(b.samples())
+impl Collected {
+    /// Appends each channel of `a` to stage `s`'s channels.
+    fn push_audio(&mut self, s: usize, a: &AudioRef<'_>) {
+        let all = bits(a.samples);
+        let chans = &mut self.audio[s];
+        if chans.len() < a.channels {
+            chans.resize(a.channels, Vec::new());
+        }
+        for (c, out) in chans.iter_mut().enumerate().take(a.channels) {
+            match a.layout {
+                Layout::Planar => out.extend_from_slice(&all[c * a.frames..(c + 1) * a.frames]),
+                Layout::Interleaved => out.extend(all.iter().skip(c).step_by(a.channels).copied()),
+            }
+        }
+    }
 }
 
 fn check(e: KernelError) -> KernelError {
@@ -235,14 +249,19 @@ fn stream(seg: &mut FusedSegment, chunks: &[AudioRef<'_>]) -> Option<Collected> 
             return None;
         }
         for &s in &outputs {
-            let audio_of = |at: AudioAt| match at {
-                AudioAt::Input => bits(a.samples),
-                AudioAt::Stage(k) => bits(seg.stage_audio(k).samples),
+            let audio = match seg.output(s) {
+                StageResult::Audio { at, .. }
+                | StageResult::Converted { at, .. }
+                | StageResult::Vad { at, .. } => match at {
+                    AudioAt::Input => *a,
+                    AudioAt::Stage(k) => seg.stage_audio(k),
+                },
+                StageResult::Tensor { .. } => panic!("a tensor from audio"),
             };
             match seg.output(s) {
-                StageResult::Audio { at, .. } => got.audio[s].extend(audio_of(at)),
-                StageResult::Converted { at, clipped, .. } => {
-                    got.audio[s].extend(audio_of(at));
+                StageResult::Audio { .. } => got.push_audio(s, &audio),
+                StageResult::Converted { clipped, .. } => {
+                    got.push_audio(s, &audio);
                     got.clipped[s] += clipped;
                 }
                 StageResult::Vad {
@@ -268,9 +287,9 @@ fn stream(seg: &mut FusedSegment, chunks: &[AudioRef<'_>]) -> Option<Collected> 
             continue;
         }
         match &e.output {
-            FlushOutput::Audio(a) => got.audio[s].extend(buf_bits(&a.buf)),
+            FlushOutput::Audio(a) => got.push_audio(s, &a.audio()),
             FlushOutput::Converted(a, c) => {
-                got.audio[s].extend(buf_bits(&a.buf));
+                got.push_audio(s, &a.audio());
                 got.clipped[s] += c;
             }
             FlushOutput::VadChunk {
@@ -484,7 +503,19 @@ fuzz_target!(|input: Input| {
     let mut fresh = FusedSegment::from_json(&text).unwrap();
     let many = stream(&mut fresh, &chunks);
     if let Some(one) = one {
-        assert_eq!(many.as_ref(), Some(&one), "chunked != whole");
+        let many = many.expect("chunked failed where whole did not");
+        for (s, (a, b)) in many.audio.iter().zip(&one.audio).enumerate() {
+            for (c, (a, b)) in a.iter().zip(b).enumerate() {
+                let first = a.iter().zip(b).position(|(x, y)| x != y);
+                assert!(
+                    a.len() == b.len() && first.is_none(),
+                    "stage {s} channel {c}: chunked audio ({} values) != whole ({} values), first difference at {first:?}",
+                    a.len(),
+                    b.len()
+                );
+            }
+        }
+        assert_eq!(many, one, "chunked != whole");
         seg.reset();
         assert_eq!(
             stream(&mut seg, &chunks).as_ref(),
