@@ -388,14 +388,7 @@ impl FusedSegment {
 
     /// The audio in stage `k`'s own buffer (planar).
     pub fn stage_audio(&self, k: usize) -> AudioRef<'_> {
-        let o = &self.outs[k];
-        AudioRef {
-            samples: o.buf.samples(),
-            channels: o.channels,
-            frames: o.frames,
-            layout: Layout::Planar,
-            sample_rate: o.sample_rate,
-        }
+        self.outs[k].audio()
     }
 
     fn out_size(&self, s: usize, input: &AudioRef<'_>) -> (u64, u64) {
@@ -453,27 +446,18 @@ impl FusedSegment {
                 None => Src::Input,
                 Some(p) => self.audio_at(p),
             };
-            let a = match src {
+            let ran = match src {
                 Src::Stage(j) => {
-                    // A copy of the view's fields; the buffer is read through
-                    // a raw split so the stage can run mutably.
+                    // Stage j's output is read while stage s runs: take it out
+                    // of the table for the call (no copy), then put it back.
                     let o = std::mem::take(&mut self.outs[j]);
-                    let r = {
-                        let view = AudioRef {
-                            samples: o.buf.samples(),
-                            channels: o.channels,
-                            frames: o.frames,
-                            layout: Layout::Planar,
-                            sample_rate: o.sample_rate,
-                        };
-                        self.run_stage(s, &view, src)
-                    };
+                    let ran = self.run_stage(s, &o.audio(), src);
                     self.outs[j] = o;
-                    r
+                    ran
                 }
                 _ => self.run_stage(s, &input, Src::Input),
             };
-            a?;
+            ran?;
         }
         Ok(())
     }
@@ -583,16 +567,9 @@ impl FusedSegment {
                 let t0 = Instant::now();
                 let mut out = std::mem::take(&mut self.outs[s]);
                 let result = match &mut self.stages[s] {
-                    Stage::Resample(r) => r.flush(&mut out).map(|()| {
-                        let audio = OwnedAudio::copy_of(&AudioRef {
-                            samples: out.buf.samples(),
-                            channels: out.channels,
-                            frames: out.frames,
-                            layout: Layout::Planar,
-                            sample_rate: out.sample_rate,
-                        });
-                        FlushOutput::Audio(audio)
-                    }),
+                    Stage::Resample(r) => r
+                        .flush(&mut out)
+                        .map(|()| FlushOutput::Audio(OwnedAudio::copy_of(&out.audio()))),
                     Stage::Vad(v) => v.flush().map(|summary| match summary {
                         Some(s) => FlushOutput::VadFinal(s),
                         None => FlushOutput::VadNotStarted,

@@ -7,6 +7,7 @@ use super::audio::{
     convert_into, extend_f32, mix_into, AudioRef, PlanarScratch, SampleBuf, Samples,
 };
 use super::spec::{Quality, Stat};
+use crate::mix::Layout;
 use crate::resample::{values_ok, Resampler, MAX_CHANNELS, MAX_RATE, MIN_RATE, VALUE_ERROR};
 use crate::segments::Segment;
 use crate::{normalize, KernelError};
@@ -52,6 +53,17 @@ impl StageOut {
         self.channels = a.channels;
         self.frames = a.frames;
         self.sample_rate = a.sample_rate;
+    }
+
+    /// The own buffer as planar audio (what `own` described).
+    pub fn audio(&self) -> AudioRef<'_> {
+        AudioRef {
+            samples: self.buf.samples(),
+            channels: self.channels,
+            frames: self.frames,
+            layout: Layout::Planar,
+            sample_rate: self.sample_rate,
+        }
     }
 
     /// The output is `channels` x `frames` in the own buffer.
