@@ -251,6 +251,14 @@ impl SegmentTracker {
         self.finished = false;
     }
 
+    /// Whether the energy of the next frame can matter, given its decision:
+    /// only frames inside a piece are kept for placing cuts, and only when
+    /// pieces are cut (`max_segment_s` > 0). A caller may skip computing the
+    /// others (any value gives the same segments).
+    pub fn needs_energy(&self, speech: bool) -> bool {
+        self.max_frames != 0 && (speech || self.open_start.is_some())
+    }
+
     /// Feeds per-frame decisions (nonzero = speech) and, optionally, one
     /// energy per frame (used to place cuts; 0.0 without); appends the
     /// segments now complete to `out`.

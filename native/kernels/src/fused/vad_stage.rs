@@ -86,7 +86,6 @@ struct Framer {
     /// The detector's samples not yet decided (the partial frame), then this chunk's.
     pending_i16: Vec<i16>,
     pending_f32: Vec<f32>,
-    rms: Vec<f64>,
     decisions: Vec<u8>,
     segments: Vec<Segment>,
 }
@@ -181,8 +180,14 @@ impl VadStage {
         })
     }
 
-    /// Appends the detector's samples `det` and decides every whole frame:
-    /// decisions and RMS values into the scratch vectors (cleared first).
+    /// Appends the detector's samples `det`, decides every whole frame and
+    /// pushes each to the tracker: the decisions into `sc.decisions`
+    /// (cleared first), the segments completed into `sc.segments`
+    /// (appended). Frame by frame pushes release the same segments by the end
+    /// of the chunk as one push of the chunk's decisions (releasing depends
+    /// only on the frames seen), and let the frame RMS be skipped where the
+    /// tracker would not keep it (WebRTC only: the energy detector decides
+    /// by it).
     fn decide(
         cfg: &VadConfig,
         st: &mut Stream,
@@ -190,7 +195,6 @@ impl VadStage {
         det: Samples<'_>,
     ) -> Result<(), KernelError> {
         sc.decisions.clear();
-        sc.rms.clear();
         extend_f32(det, &mut sc.pending_f32)?;
         if st.fvad.is_some() {
             extend_i16(det, &mut sc.pending_i16)?;
@@ -198,37 +202,39 @@ impl VadStage {
         let fl = st.frame_length;
         let n = sc.pending_f32.len() / fl;
         for f in 0..n {
-            let rms = frame_rms(&sc.pending_f32[f * fl..(f + 1) * fl]);
-            let d = match (&mut st.fvad, cfg.backend) {
+            let samples = &sc.pending_f32[f * fl..(f + 1) * fl];
+            let (d, rms) = match (&mut st.fvad, cfg.backend) {
                 (Some(vad), _) => {
                     let sub = fl / st.group;
                     let mut any = false;
                     for s in sc.pending_i16[f * fl..(f + 1) * fl].chunks_exact(sub) {
                         any |= vad.process(s)?; // every sub-frame moves the detector on
                     }
-                    any
+                    let rms = if st.tracker.needs_energy(any) {
+                        frame_rms(samples)
+                    } else {
+                        0.0
+                    };
+                    (any, rms)
                 }
-                (None, VadBackend::Energy { threshold }) => rms > threshold,
+                (None, VadBackend::Energy { threshold }) => {
+                    let rms = frame_rms(samples);
+                    (rms > threshold, rms)
+                }
                 (None, VadBackend::WebRtc { .. }) => {
                     return Err(KernelError::internal("internal: no WebRTC detector"))
                 }
             };
-            sc.decisions.push(d as u8);
-            sc.rms.push(rms);
+            let d = d as u8;
+            sc.decisions.push(d);
+            st.all_decisions.push(d);
+            st.tracker.push(&[d], Some(&[rms]), &mut sc.segments)?;
         }
         sc.pending_f32.drain(..n * fl);
         if st.fvad.is_some() {
             sc.pending_i16.drain(..n * fl);
         }
         Ok(())
-    }
-
-    /// The tracker's new segments (appended to `sc.segments`) for the
-    /// decisions in the scratch vectors.
-    fn track(st: &mut Stream, sc: &mut Framer) -> Result<(), KernelError> {
-        st.all_decisions.extend_from_slice(&sc.decisions);
-        st.tracker
-            .push(&sc.decisions, Some(&sc.rms), &mut sc.segments)
     }
 
     /// `_rescale`: segments at the detector's rate -> the input's rate,
@@ -308,9 +314,8 @@ impl VadStage {
                 Samples::F32(det_out)
             }
         };
-        Self::decide(&self.cfg, st, fr, det)?;
         fr.segments.clear();
-        Self::track(st, fr)?;
+        Self::decide(&self.cfg, st, fr, det)?;
         Self::rescale(st, &mut fr.segments);
         if self.cfg.segments {
             st.all_segments.extend_from_slice(&fr.segments);
@@ -362,15 +367,14 @@ impl VadStage {
                 r.reset();
             }
             flushed_ok?;
-            Self::decide(&cfg, st, fr, Samples::F32(det_out))?;
             fr.segments.clear();
-            Self::track(st, fr)?;
+            Self::decide(&cfg, st, fr, Samples::F32(det_out))?;
             flushed.extend_from_slice(&fr.decisions);
             new.extend_from_slice(&fr.segments);
         }
         // The zero-padded last frame (both framers hold the same samples).
         fr.decisions.clear();
-        fr.rms.clear();
+        fr.segments.clear();
         if !fr.pending_f32.is_empty() {
             let fl = st.frame_length;
             fr.pending_f32.resize(fl, 0.0);
@@ -379,8 +383,6 @@ impl VadStage {
             }
             Self::decide(&cfg, st, fr, Samples::F32(&[]))?;
         }
-        fr.segments.clear();
-        Self::track(st, fr)?;
         flushed.extend_from_slice(&fr.decisions);
         new.extend_from_slice(&fr.segments);
         let det_total = if st.resampler.is_some() {

@@ -287,3 +287,39 @@ fn any_chunking_gives_the_segments_of_one_push() {
         }
     }
 }
+
+#[test]
+fn energies_the_tracker_never_keeps_do_not_change_the_segments() {
+    // needs_energy() false -> any value gives the same segments (here NaN instead of the energy).
+    let mut rng = Lcg(11);
+    for case in 0..100 {
+        let n = 300 + (rng.next() % 300) as usize;
+        let dec: Vec<u8> = (0..n)
+            .map(|i| ((i / (1 + case % 17)) % 3 != 0) as u8)
+            .collect();
+        let energy: Vec<f64> = (0..n).map(|_| (rng.next() % 5) as f64).collect();
+        let p = SegmentParams {
+            min_speech_ms: 30.0,
+            min_silence_ms: 20.0,
+            pre_roll_ms: 10.0,
+            post_roll_ms: 10.0,
+            max_segment_s: [0.0, 0.05, 0.2][case % 3],
+        };
+        let want = run(&mut tracker(10, 1000, p), &dec, Some(&energy));
+        let mut t = tracker(10, 1000, p);
+        let mut got = Vec::new();
+        let mut skipped = 0;
+        for (&d, &e) in dec.iter().zip(&energy) {
+            let e = if t.needs_energy(d != 0) {
+                e
+            } else {
+                skipped += 1;
+                f64::NAN
+            };
+            t.push(&[d], Some(&[e]), &mut got).unwrap();
+        }
+        t.finish(None, &mut got);
+        assert_eq!(got, want, "case {case}");
+        assert!(skipped > 0, "case {case}");
+    }
+}
