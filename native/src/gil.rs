@@ -18,3 +18,15 @@ where
         f()
     }
 }
+
+/// Runs `f` with the GIL released, whatever its size: for calls known to do
+/// more work than a release costs (a whole fused segment's chunk: every
+/// stage of it, a VAD's frames included), so that streams on other threads
+/// run meanwhile.
+pub fn detach<T, F>(py: Python<'_>, f: F) -> T
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    py.detach(f)
+}

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 mod alloc;
 mod convert;
 mod errors;
+mod fused;
 mod gil;
 mod mix;
 mod normalize;
@@ -20,7 +21,7 @@ mod vad;
 /// `remotemedia._native` refuses a module whose ABI version differs. A new
 /// function is not such a change (an older module simply lacks it, which
 /// `remotemedia.kernels.native_missing_reason` reports per kernel family).
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Crossing the language boundary with one array: returns its element count.
 ///
@@ -71,6 +72,7 @@ fn remotemedia_runtime(m: &Bound<'_, PyModule>) -> PyResult<()> {
     normalize::register(m)?;
     resample::register(m)?;
     vad::register(m)?;
+    fused::register(m)?;
     alloc::register(m)?;
     Ok(())
 }

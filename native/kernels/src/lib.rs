@@ -7,10 +7,15 @@
 
 pub mod convert;
 pub mod error;
+pub mod fused;
 pub mod fvad;
 pub mod mix;
 pub mod normalize;
 pub mod resample;
+pub mod segments;
 pub mod vad;
+
+#[cfg(test)]
+mod test_util;
 
 pub use error::KernelError;
