@@ -29,7 +29,7 @@ VALID_CHOICES = ("auto", "python", "native")
 MODULE_NAME = "remotemedia_runtime"
 #: The ABI version this Python package was written against. The compiled
 #: module's ``ABI_VERSION`` must equal it.
-EXPECTED_ABI_VERSION = 1
+EXPECTED_ABI_VERSION = 2
 
 
 @dataclass(frozen=True)

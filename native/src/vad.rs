@@ -2,6 +2,7 @@
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
+use remotemedia_kernels::fvad::{FRAME_MS, MODES, SAMPLE_RATES};
 use remotemedia_kernels::vad as k;
 
 use crate::errors::to_py;
@@ -51,6 +52,23 @@ impl WebRtcVad {
             maybe_detach(py, s.len(), || vad.process_frames(s, frame_length)).map_err(to_py)?;
         Ok(PyArray1::from_vec(py, out))
     }
+
+    /// Decisions (uint8) for one whole clip from a fresh state: one per frame
+    /// of `frame_length * group` samples (1 when any of its `group`
+    /// sub-frames is speech), the last partial frame zero-padded.
+    fn decide_clip<'py>(
+        &mut self,
+        py: Python<'py>,
+        samples: PyReadonlyArray1<'py, i16>,
+        frame_length: usize,
+        group: usize,
+    ) -> PyResult<Bound<'py, PyArray1<u8>>> {
+        let s = samples.as_slice()?;
+        let vad = &mut self.vad;
+        let out =
+            maybe_detach(py, s.len(), || vad.decide_clip(s, frame_length, group)).map_err(to_py)?;
+        Ok(PyArray1::from_vec(py, out))
+    }
 }
 
 /// Per-frame decisions (uint8) and RMS values (float64).
@@ -75,5 +93,8 @@ fn energy_vad_frames<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<WebRtcVad>()?;
     m.add_function(wrap_pyfunction!(energy_vad_frames, m)?)?;
+    m.add("VAD_SAMPLE_RATES", SAMPLE_RATES)?;
+    m.add("VAD_MODES", MODES)?;
+    m.add("VAD_FRAME_MS", FRAME_MS)?;
     Ok(())
 }
