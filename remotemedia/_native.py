@@ -102,10 +102,3 @@ STATUS, _MODULE = _load()
 def module() -> Optional[ModuleType]:
     """The compiled module, or None when native is not in use."""
     return _MODULE
-
-
-def require(what: str) -> ModuleType:
-    """The compiled module, or a :class:`NativeUnavailableError` naming ``what`` needed it."""
-    if _MODULE is None:
-        raise NativeUnavailableError(f"{what} requires the native implementation: {STATUS.reason}")
-    return _MODULE

@@ -17,7 +17,13 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from remotemedia.errors import KernelInputError
-from remotemedia.validate import MAX_MIX_CHANNELS, SAMPLE_DTYPES, as_channels_first, check_sample_rate
+from remotemedia.validate import (
+    MAX_MIX_CHANNELS,
+    MAX_SAMPLE_RATE,
+    SAMPLE_DTYPES,
+    as_channels_first,
+    check_sample_rate,
+)
 
 __all__ = ["AudioBuffer", "SAMPLE_DTYPES", "as_channels_first", "check_sample_rate", "coerce_audio", "mix_down"]
 
@@ -27,6 +33,7 @@ _PCM_DTYPES = {
     "f32": np.float32, "float32": np.float32,
 }
 _new_tuple = tuple.__new__
+_NDARRAY = np.ndarray
 
 
 class AudioBuffer(Tuple[np.ndarray, int]):
@@ -190,7 +197,17 @@ def coerce_audio(data: Any, node_id: Optional[str] = None) -> Tuple[np.ndarray, 
     if isinstance(data, AudioBuffer):
         return data
     if isinstance(data, tuple) and len(data) >= 2:
-        samples = as_channels_first(data[0], "audio", node_id)
-        return _new_tuple(AudioBuffer, (samples, check_sample_rate(data[1], "sample_rate", node_id)))
+        samples, rate = data[0], data[1]
+        # The usual 1.x tuple (an array of a sample dtype, an int rate in range), checked inline;
+        # anything else goes through the validators, which say what is wrong.
+        if samples.__class__ is _NDARRAY and rate.__class__ is int and 1 <= rate <= MAX_SAMPLE_RATE \
+                and samples.dtype in SAMPLE_DTYPES:
+            ndim = samples.ndim
+            if ndim == 2 and samples.shape[0]:
+                return _new_tuple(AudioBuffer, (samples, rate))
+            if ndim == 1:
+                return _new_tuple(AudioBuffer, (samples[None], rate))
+        samples = as_channels_first(samples, "audio", node_id)
+        return _new_tuple(AudioBuffer, (samples, check_sample_rate(rate, "sample_rate", node_id)))
     raise KernelInputError("input", "an AudioBuffer or a (samples, sample_rate) tuple", type(data).__name__,
                            node_id=node_id)
