@@ -143,6 +143,8 @@ class SegmentTracker:
         en = None if energy is None else np.asarray(energy, dtype=np.float64).reshape(-1)
         if en is not None and en.size != dec.size:
             raise KernelInputError("energy", f"{dec.size} values (one per decision)", en.size)
+        if not dec.size:
+            return []  # nothing new is covered, so nothing new is released
         if dec.size < _RUNS_FROM:
             energies = [0.0] * dec.size if en is None else en.tolist()
             for d, e in zip(dec.tolist(), energies):

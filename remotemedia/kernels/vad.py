@@ -254,6 +254,10 @@ class WebRtcVad:
         self.frames_done = 0
         self.last_padded = False
         self._engine = kernel.engine(self.mode, self.sample_rate)
+        #: ``engine_decide_clip(x, engine_frame, group)``: :meth:`decide_clip`'s kernel call, for
+        #: callers that own this detector and need none of its bookkeeping (``VADNode.process``).
+        self.engine_decide_clip = self._engine.decide_clip
+        self.engine_frame, self.group = self._engine_frame, self._group
 
     def _decide(self, block: np.ndarray) -> np.ndarray:
         raw = self._engine.process_frames(block, self._engine_frame)

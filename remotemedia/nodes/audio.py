@@ -25,6 +25,7 @@ __all__ = ["KernelNode", "FormatConverterNode", "AudioResampleNode", "MonoMixNod
 
 _trusted = AudioBuffer.trusted
 _I16 = np.dtype(np.int16)
+_F32 = np.dtype(np.float32)
 
 
 def _convert_kernel(impl: str) -> convert.ConvertKernel:
@@ -274,12 +275,29 @@ class VADNode(KernelNode):
             if len(self._clips) >= 8:
                 self._clips.clear()
             clip = self._clips[sample_rate] = _VadStream(self, sample_rate, track=self.segments)
-        decisions, segments = clip.run_clip(samples)
-        return samples, sample_rate, self._info(decisions, segments)
+        decide = clip.decide_clip
+        if decide is not None and samples.shape[0] == 1:
+            # WebRTC at its own rate, no segments, mono: one kernel call from a fresh state.
+            mono = samples[0]
+            if mono.dtype is not _I16:
+                mono = self._convert.convert(mono, "i16").samples
+            decisions = decide(np.ascontiguousarray(mono), clip.engine_frame, clip.group)
+            segments: List[Segment] = []
+        else:
+            decisions, segments = clip.run_clip(samples)
+        total = decisions.size
+        speech = int(np.count_nonzero(decisions)) if total > 8 else sum(decisions.tolist())
+        ratio = speech / total if total else 0.0
+        info = {"is_speech": ratio > self.speech_ratio_threshold, "speech_frames": speech, "total_frames": total,
+                "speech_ratio": ratio, "frame_ms": self.frame_duration_ms, "backend": self.backend,
+                "implementation": self._impl, "decisions": decisions}
+        if self.segments:
+            info["segments"] = [s.to_dict() for s in segments]
+        return samples, sample_rate, info
 
     def _info(self, decisions: np.ndarray, segments: List[Segment]) -> dict:
         total = decisions.size
-        speech = int(np.count_nonzero(decisions)) if total > 8 else sum(decisions.tolist())
+        speech = int(np.count_nonzero(decisions))
         ratio = speech / total if total else 0.0
         info = {"is_speech": ratio > self.speech_ratio_threshold, "speech_frames": speech, "total_frames": total,
                 "speech_ratio": ratio, "frame_ms": self.frame_duration_ms, "backend": self.backend,
@@ -355,7 +373,12 @@ class _VadStream:
         if self._webrtc and self.tracker is not None and self.tracker.max_frames:
             self.energy = vad.EnergyVad(det_rate, node.frame_duration_ms, 0.0,
                                         impl=impl if impl in vad.ENERGY_TABLE else "python")
-        self._fast_clip = self._webrtc and self.resampler is None and self.tracker is None
+        # WebRTC at its own rate without segments: a whole clip is one kernel call (its detector's own
+        # decide_clip: fresh state, padded tail, 48 kHz grouping), used directly by VADNode.process.
+        self.decide_clip = None
+        if self._webrtc and self.resampler is None and self.tracker is None:
+            self.decide_clip = self.detector.engine_decide_clip
+            self.engine_frame, self.group = self.detector.engine_frame, self.detector.group
         self.reset()
 
     def reset(self) -> None:
@@ -370,15 +393,19 @@ class _VadStream:
         self.decisions: List[np.ndarray] = []
         self.segments: List[Segment] = []
 
+    def _as(self, mono: np.ndarray, target: str, dtype: np.dtype) -> np.ndarray:
+        if mono.dtype is not dtype:
+            mono = self._convert.convert(mono, target).samples
+        return np.ascontiguousarray(mono)
+
     def _detect(self, mono: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """Decisions (and energies when needed) of the frames ``mono`` (1-D) completes."""
-        conv = self._convert.convert
         if self._webrtc:
-            dec = self.detector.process_i16(np.ascontiguousarray(conv(mono, "i16").samples))
+            dec = self.detector.process_i16(self._as(mono, "i16", _I16))
             if self.energy is None:
                 return dec, None
-            return dec, self.energy.process_f32(np.ascontiguousarray(conv(mono, "f32").samples))[1]
-        return self.detector.process_f32(np.ascontiguousarray(conv(mono, "f32").samples))
+            return dec, self.energy.process_f32(self._as(mono, "f32", _F32))[1]
+        return self.detector.process_f32(self._as(mono, "f32", _F32))
 
     def _track(self, dec: np.ndarray, energy: Optional[np.ndarray]) -> List[Segment]:
         if dec.size:
@@ -425,11 +452,9 @@ class _VadStream:
 
     def run_clip(self, samples: np.ndarray) -> Tuple[np.ndarray, List[Segment]]:
         """Decisions and segments of one whole clip from a fresh state (``VADNode.process``)."""
-        if self._fast_clip:  # WebRTC at its own rate, no segments: one call, nothing kept
-            mono = (samples if samples.shape[0] == 1 else mix_down(samples, self._mix))[0]
-            if mono.dtype is not _I16:
-                mono = self._convert.convert(mono, "i16").samples
-            return self.detector.decide_clip(np.ascontiguousarray(mono)), []
+        if self.decide_clip is not None:  # WebRTC at its own rate, no segments: one call, nothing kept
+            mono = mix_down(samples, self._mix)[0]
+            return self.detector.decide_clip(self._as(mono, "i16", _I16)), []
         self.reset()
         self.feed(samples)
         self.finish()
