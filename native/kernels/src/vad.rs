@@ -39,6 +39,18 @@ impl WebRtcVad {
         self.vad.reset();
     }
 
+    fn check_frame_length(&self, frame_length: usize) -> Result<(), KernelError> {
+        let valid = self.frame_lengths();
+        if valid.contains(&frame_length) {
+            return Ok(());
+        }
+        Err(KernelError::invalid(
+            "frame_length",
+            format!("one of {valid:?} samples at {} Hz", self.sample_rate()),
+            frame_length,
+        ))
+    }
+
     /// Decisions (0/1) for `samples.len() / frame_length` consecutive frames
     /// of `frame_length` int16 samples each.
     pub fn process_frames(
@@ -46,14 +58,7 @@ impl WebRtcVad {
         samples: &[i16],
         frame_length: usize,
     ) -> Result<Vec<u8>, KernelError> {
-        let valid = self.frame_lengths();
-        if !valid.contains(&frame_length) {
-            return Err(KernelError::invalid(
-                "frame_length",
-                format!("one of {valid:?} samples at {} Hz", self.sample_rate()),
-                frame_length,
-            ));
-        }
+        self.check_frame_length(frame_length)?;
         if !samples.len().is_multiple_of(frame_length) {
             return Err(KernelError::invalid(
                 "samples",
@@ -78,14 +83,7 @@ impl WebRtcVad {
         frame_length: usize,
         group: usize,
     ) -> Result<Vec<u8>, KernelError> {
-        let valid = self.frame_lengths();
-        if !valid.contains(&frame_length) {
-            return Err(KernelError::invalid(
-                "frame_length",
-                format!("one of {valid:?} samples at {} Hz", self.sample_rate()),
-                frame_length,
-            ));
-        }
+        self.check_frame_length(frame_length)?;
         if !(1..=3).contains(&group) {
             return Err(KernelError::invalid("group", "1, 2 or 3", group));
         }
