@@ -10,6 +10,7 @@ points. Audio outputs are AudioBuffers, which unpack like the 1.x
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -267,14 +268,25 @@ class VADNode(KernelNode):
         self._convert = _convert_kernel(impl)
         self._stream = None
         self._clips: Dict[int, _VadStream] = {}  # sample rate -> the detector process() reuses
+        self._clips_lock = threading.Lock()
 
     def process(self, data: Any) -> Tuple[np.ndarray, int, dict]:
         samples, sample_rate = coerce_audio(data, self.name)
-        clip = self._clips.get(sample_rate)
-        if clip is None:  # a detector per rate, reset for every clip (not rebuilt)
-            if len(self._clips) >= 8:
-                self._clips.clear()
-            clip = self._clips[sample_rate] = _VadStream(self, sample_rate, track=self.segments)
+        lock = self._clips_lock
+        if not lock.acquire(False):  # another thread is in process(): a detector of its own
+            return samples, sample_rate, self._clip_info(_VadStream(self, sample_rate, self.segments), samples)
+        try:
+            clip = self._clips.get(sample_rate)
+            if clip is None:  # a detector per rate, reset for every clip (not rebuilt)
+                if len(self._clips) >= 8:
+                    self._clips.clear()
+                clip = self._clips[sample_rate] = _VadStream(self, sample_rate, self.segments)
+            return samples, sample_rate, self._clip_info(clip, samples)
+        finally:
+            lock.release()
+
+    def _clip_info(self, clip: "_VadStream", samples: np.ndarray) -> dict:
+        """``process``'s info for one whole clip, from ``clip``'s detector (reset first)."""
         decide = clip.decide_clip
         if decide is not None and samples.shape[0] == 1:
             # WebRTC at its own rate, no segments, mono: one kernel call from a fresh state.
@@ -285,7 +297,7 @@ class VADNode(KernelNode):
             segments: List[Segment] = []
         else:
             decisions, segments = clip.run_clip(samples)
-        return samples, sample_rate, self._info(decisions, segments)
+        return self._info(decisions, segments)
 
     def _info(self, decisions: np.ndarray, segments: List[Segment]) -> dict:
         total = decisions.size

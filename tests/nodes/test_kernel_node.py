@@ -113,3 +113,20 @@ def test_vad_one_frame_info_has_every_key(impl):
                                    "backend", "implementation", "decisions"])
     assert info["total_frames"] == 1 and info["decisions"].dtype == np.uint8
     assert info["speech_frames"] == int(info["decisions"][0]) and info["implementation"] == impl
+
+
+def test_vad_process_from_many_threads_at_once(impl):
+    """process() reuses a detector; calls overlapping in time each get a fresh state all the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, sr = read_wav("en_m_16k.wav")
+    clips = [x[i * 4000:(i + 3) * 8000] for i in range(4)]
+    for segments in (False, True):
+        node = VADNode(backend="webrtc", segments=segments, runtime_hint=impl)
+        refs = [VADNode(backend="webrtc", segments=segments, runtime_hint=impl).process((c, sr))[2] for c in clips]
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda i, n=node: n.process((clips[i % 4], sr))[2], range(48)))
+        for i, info in enumerate(got):
+            ref = refs[i % 4]
+            np.testing.assert_array_equal(info["decisions"], ref["decisions"])
+            assert info.get("segments") == ref.get("segments")
