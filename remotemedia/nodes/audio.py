@@ -33,20 +33,6 @@ def _convert_kernel(impl: str) -> convert.ConvertKernel:
     """The conversion a node of another family runs inside (numpy when native lacks it: same bits)."""
     return convert.TABLE.get(impl) or convert.TABLE["python"]
 
-    def with_impl(self, impl: str) -> "KernelNode":
-        """A copy of this node bound to ``impl`` (``"python"`` or ``"native"``), without stream state.
-
-        The node itself is not changed (another run may be using it).
-        """
-        import copy
-
-        clone = copy.copy(self)
-        clone.impl, clone.impl_reason = resolve_impl(self.kernel_family, impl, node_id=self.name)
-        reset = getattr(clone, "reset", None)
-        if callable(reset):
-            reset()
-        return clone
-
 
 @register_node
 class FormatConverterNode(KernelNode):
