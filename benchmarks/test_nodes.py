@@ -2,7 +2,10 @@
 
 Every row is measured in interleaved rounds in the same run (see ``interleave.py``), in
 both implementations where it applies (``impl``: the node's ``runtime_hint`` and the
-kernel's ``impl=``):
+kernel's ``impl=``). The clock is the calling thread's CPU time (``time.thread_time``):
+these calls take microseconds, run in one thread (no native call here is large enough
+to release the GIL) and a shared machine's scheduling would otherwise decide the
+result; every variant of a row is timed the same way.
 
 - ``VADNode(backend="webrtc").process((frame, 16000))`` on one 30 ms 16 kHz int16 frame
   of real speech (a whole clip from a fresh state, per call), next to the public kernel
@@ -22,6 +25,7 @@ kernel's ``impl=``):
 
 from __future__ import annotations
 
+import time
 import wave
 from pathlib import Path
 
@@ -37,7 +41,8 @@ from remotemedia.nodes.audio import AudioResampleNode, FormatConverterNode, VADN
 from remotemedia.nodes.io_audio import MonoMixNode
 
 SPEECH = Path(__file__).resolve().parents[1] / "remotemedia" / "data" / "speech" / "en_m_16k.wav"
-ROUNDS = 15
+ROUNDS = 21
+CLOCK = time.thread_time
 
 
 @pytest.fixture(params=["python", "native"])
@@ -82,7 +87,7 @@ def test_vad_node_one_frame(benchmark, impl):
         "webrtcvad-wheels Vad.is_speech": lambda: wheels.is_speech(frame_bytes, 16000),
         "kernel webrtc_vad (fresh state)": lambda: vad.webrtc_vad(frame, 16000, 3, 30, impl=impl),
         "VADNode.process": lambda: node.process(item),
-    }, rounds=ROUNDS, target_s=0.03)
+    }, rounds=ROUNDS, target_s=0.03, clock=CLOCK)
     benchmark.pedantic(node.process, args=(item,), rounds=200, iterations=1)
     benchmark.extra_info.update(res)
     us = {k: v["median_s"] * 1e6 for k, v in res.items()}
@@ -129,7 +134,7 @@ def test_node_overhead_20ms_chunk(benchmark, impl, case):
         "kernel": kernel_call,
         "node, (samples, rate) tuple": lambda: node_call(as_tuple),
         "node, AudioBuffer": lambda: node_call(as_buffer),
-    }, rounds=ROUNDS, target_s=0.03)
+    }, rounds=ROUNDS, target_s=0.03, clock=CLOCK)
     benchmark.pedantic(node_call, args=(as_buffer,), rounds=200, iterations=1)
     benchmark.extra_info.update(res)
     kernel_us = res["kernel"]["median_s"] * 1e6
@@ -168,7 +173,7 @@ def test_vad_node_process_chunk_20ms(benchmark, impl):
     assert streamed["segments"] == whole["segments"] and len(whole["segments"]) >= 1
     np.testing.assert_array_equal(streamed["decisions"], whole["decisions"])
     res = interleaved({"kernel WebRtcVad.process": kernel_only, "VADNode.process_chunk": through_node},
-                      rounds=ROUNDS if impl == "native" else 3, target_s=0.05)
+                      rounds=ROUNDS if impl == "native" else 3, target_s=0.05, clock=CLOCK)
     benchmark.pedantic(through_node, rounds=3 if impl == "native" else 1, iterations=1)
     benchmark.extra_info.update(res)
     n = len(chunks)

@@ -55,7 +55,8 @@ impl WebRtcVad {
 
     /// Decisions (uint8) for one whole clip from a fresh state: one per frame
     /// of `frame_length * group` samples (1 when any of its `group`
-    /// sub-frames is speech), the last partial frame zero-padded.
+    /// sub-frames is speech), the last partial frame zero-padded. A strided
+    /// array (a channel of interleaved audio) is copied once.
     fn decide_clip<'py>(
         &mut self,
         py: Python<'py>,
@@ -63,7 +64,15 @@ impl WebRtcVad {
         frame_length: usize,
         group: usize,
     ) -> PyResult<Bound<'py, PyArray1<u8>>> {
-        let s = samples.as_slice()?;
+        let view = samples.as_array();
+        let copied: Vec<i16>;
+        let s: &[i16] = match view.as_slice() {
+            Some(s) => s,
+            None => {
+                copied = view.to_vec();
+                &copied
+            }
+        };
         let vad = &mut self.vad;
         let out =
             maybe_detach(py, s.len(), || vad.decide_clip(s, frame_length, group)).map_err(to_py)?;

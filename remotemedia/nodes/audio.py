@@ -11,7 +11,7 @@ points. Audio outputs are AudioBuffers, which unpack like the 1.x
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -274,32 +274,29 @@ class VADNode(KernelNode):
         samples, sample_rate = coerce_audio(data, self.name)
         lock = self._clips_lock
         if not lock.acquire(False):  # another thread is in process(): a detector of its own
-            return samples, sample_rate, self._clip_info(_VadStream(self, sample_rate, self.segments), samples)
+            decisions, segments = _VadStream(self, sample_rate, self.segments).run_clip(samples)
+            return samples, sample_rate, self._info(decisions, segments)
         try:
             clip = self._clips.get(sample_rate)
             if clip is None:  # a detector per rate, reset for every clip (not rebuilt)
                 if len(self._clips) >= 8:
                     self._clips.clear()
                 clip = self._clips[sample_rate] = _VadStream(self, sample_rate, self.segments)
-            return samples, sample_rate, self._clip_info(clip, samples)
+            decide = clip.decide_clip
+            if decide is not None and samples.shape[0] == 1:
+                # WebRTC at its own rate, no segments, mono: one kernel call from a fresh state
+                # (it takes strided int16 too, copying once).
+                mono = samples[0]
+                if mono.dtype is not _I16:
+                    mono = self._convert.convert(mono, "i16").samples
+                decisions, segments = decide(mono, clip.engine_frame, clip.group), ()
+            else:
+                decisions, segments = clip.run_clip(samples)
         finally:
             lock.release()
+        return samples, sample_rate, self._info(decisions, segments)
 
-    def _clip_info(self, clip: "_VadStream", samples: np.ndarray) -> dict:
-        """``process``'s info for one whole clip, from ``clip``'s detector (reset first)."""
-        decide = clip.decide_clip
-        if decide is not None and samples.shape[0] == 1:
-            # WebRTC at its own rate, no segments, mono: one kernel call from a fresh state.
-            mono = samples[0]
-            if mono.dtype is not _I16:
-                mono = self._convert.convert(mono, "i16").samples
-            decisions = decide(np.ascontiguousarray(mono), clip.engine_frame, clip.group)
-            segments: List[Segment] = []
-        else:
-            decisions, segments = clip.run_clip(samples)
-        return self._info(decisions, segments)
-
-    def _info(self, decisions: np.ndarray, segments: List[Segment]) -> dict:
+    def _info(self, decisions: np.ndarray, segments: Sequence[Segment]) -> dict:
         total = decisions.size
         # count_nonzero has a fixed cost that a few frames (one 30 ms clip: one) do not need.
         speech = int(np.count_nonzero(decisions)) if total > 8 else sum(decisions.tolist())

@@ -135,3 +135,13 @@ def test_vad_process_from_many_threads_at_once(impl):
             ref = refs[i % 4]
             np.testing.assert_array_equal(info["decisions"], ref["decisions"])
             assert info.get("segments") == ref.get("segments")
+
+
+def test_vad_process_takes_a_strided_channel(impl):
+    x, sr = read_wav("en_m_16k.wav")
+    inter = np.stack([x, x // 3], axis=1)  # (frames, 2): one channel of it is a strided view
+    strided = inter.T[:1]
+    assert not strided.flags.c_contiguous
+    got = VADNode(backend="webrtc", runtime_hint=impl).process((strided, sr))[2]
+    ref = VADNode(backend="webrtc", runtime_hint=impl).process((x, sr))[2]
+    np.testing.assert_array_equal(got["decisions"], ref["decisions"])
