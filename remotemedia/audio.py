@@ -189,7 +189,8 @@ def coerce_audio(data: Any, node_id: Optional[str] = None) -> Tuple[np.ndarray, 
 
     Returns:
         ``(samples shaped (channels, frames), sample_rate)``: the AudioBuffer
-        itself, or a new one checked here.
+        itself, or, for a tuple, a plain tuple of what was checked here (a
+        1-D array viewed as (1, frames), the rate as an int).
 
     Raises:
         KernelInputError: not audio, or bad samples or rate (naming ``node_id``).
@@ -204,10 +205,9 @@ def coerce_audio(data: Any, node_id: Optional[str] = None) -> Tuple[np.ndarray, 
                 and samples.dtype in SAMPLE_DTYPES:
             ndim = samples.ndim
             if ndim == 2 and samples.shape[0]:
-                return _new_tuple(AudioBuffer, (samples, rate))
+                return samples, rate
             if ndim == 1:
-                return _new_tuple(AudioBuffer, (samples[None], rate))
-        samples = as_channels_first(samples, "audio", node_id)
-        return _new_tuple(AudioBuffer, (samples, check_sample_rate(rate, "sample_rate", node_id)))
+                return samples[None], rate
+        return as_channels_first(samples, "audio", node_id), check_sample_rate(rate, "sample_rate", node_id)
     raise KernelInputError("input", "an AudioBuffer or a (samples, sample_rate) tuple", type(data).__name__,
                            node_id=node_id)

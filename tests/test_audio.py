@@ -89,9 +89,10 @@ def test_coerce_audio_trusts_an_audio_buffer_and_checks_tuples():
     buf = AudioBuffer(np.zeros((2, 5), np.float32), 48000)
     assert coerce_audio(buf) is buf
     x = np.zeros(5, np.int16)
-    got = coerce_audio((x, 16000), node_id="n")
-    assert type(got) is AudioBuffer and got.samples.shape == (1, 5) and np.shares_memory(got.samples, x)
-    assert coerce_audio((x, np.int64(16000))).sample_rate == 16000  # the checked path still takes numpy ints
+    samples, rate = coerce_audio((x, 16000), node_id="n")
+    assert samples.shape == (1, 5) and np.shares_memory(samples, x) and rate == 16000
+    rate = coerce_audio((x, np.int64(16000)))[1]  # the checked path still takes numpy ints
+    assert rate == 16000 and type(rate) is int
     for data, message in [
         ((x.astype(np.uint8), 16000), "node 'n': audio: expected dtype int16, int32, float32 or float64, given uint8"),
         ((x, 0), "node 'n': sample_rate: expected 1 to 768000 Hz, given 0"),

@@ -154,6 +154,7 @@ class _PortEngine:
         return self._fvad.process_frames(samples.reshape(-1, frame_length))
 
     def decide_clip(self, samples: np.ndarray, frame_length: int, group: int) -> np.ndarray:
+        samples = samples.reshape(-1)  # 1-D or (1, frames), as the native call takes
         self._fvad.reset()
         frame = frame_length * group
         rest = samples.size % frame

@@ -10,7 +10,6 @@ points. Audio outputs are AudioBuffers, which unpack like the 1.x
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -267,36 +266,49 @@ class VADNode(KernelNode):
         self._mix = mix.TABLE[impl]
         self._convert = _convert_kernel(impl)
         self._stream = None
-        self._clips: Dict[int, _VadStream] = {}  # sample rate -> the detector process() reuses
-        self._clips_lock = threading.Lock()
+        self._clips: Dict[int, List[_VadStream]] = {}  # sample rate -> idle detectors process() reuses
 
     def process(self, data: Any) -> Tuple[np.ndarray, int, dict]:
         samples, sample_rate = coerce_audio(data, self.name)
-        lock = self._clips_lock
-        if not lock.acquire(False):  # another thread is in process(): a detector of its own
-            decisions, segments = _VadStream(self, sample_rate, self.segments).run_clip(samples)
-            return samples, sample_rate, self._info(decisions, segments)
+        # A detector per rate, reset for every clip (not rebuilt). Detectors wait in a list per rate;
+        # list.pop / list.append are atomic, so calls that overlap (threads, two runs sharing the
+        # node) never share one: a call that finds none idle builds its own.
+        idle = self._clips.get(sample_rate)
         try:
-            clip = self._clips.get(sample_rate)
-            if clip is None:  # a detector per rate, reset for every clip (not rebuilt)
-                if len(self._clips) >= 8:
-                    self._clips.clear()
-                clip = self._clips[sample_rate] = _VadStream(self, sample_rate, self.segments)
-            decide = clip.decide_clip
-            if decide is not None and samples.shape[0] == 1:
-                # WebRTC at its own rate, no segments, mono: one kernel call from a fresh state
-                # (it takes strided int16 too, copying once).
-                mono = samples[0]
-                if mono.dtype is not _I16:
-                    mono = self._convert.convert(mono, "i16").samples
-                decisions, segments = decide(mono, clip.engine_frame, clip.group), ()
+            clip = idle.pop()  # type: ignore[union-attr]
+        except (AttributeError, IndexError):  # no list for this rate yet, or every detector busy
+            clip = _VadStream(self, sample_rate, self.segments)
+        decide = clip.decide_clip
+        if decide is not None and samples.shape[0] == 1:
+            # WebRTC at its own rate, no segments, mono: one kernel call from a fresh state
+            # (it takes the (1, frames) array, strided too, copying once then).
+            if samples.dtype is not _I16:
+                decisions = decide(self._convert.convert(samples, "i16").samples, clip.engine_frame, clip.group)
             else:
-                decisions, segments = clip.run_clip(samples)
-        finally:
-            lock.release()
-        return samples, sample_rate, self._info(decisions, segments)
+                decisions = decide(samples, clip.engine_frame, clip.group)
+            segments: Sequence[Segment] = ()
+        else:
+            decisions, segments = clip.run_clip(samples)
+            segments = list(segments)  # the detector's list is reset when it is used again
+        if idle is None:
+            if len(self._clips) >= 8:
+                self._clips.clear()
+            self._clips[sample_rate] = [clip]
+        elif len(idle) < 4:
+            idle.append(clip)  # only after the call went through: a failed call's detector is dropped
+        # _info's dict, built here without the extra call (this is the per-frame hot path).
+        total = decisions.size
+        speech = int(np.count_nonzero(decisions)) if total > 8 else sum(decisions.tolist())
+        ratio = speech / total if total else 0.0
+        info = {"is_speech": ratio > self.speech_ratio_threshold, "speech_frames": speech, "total_frames": total,
+                "speech_ratio": ratio, "frame_ms": self.frame_duration_ms, "backend": self.backend,
+                "implementation": self._impl, "decisions": decisions}
+        if self.segments:
+            info["segments"] = [s.to_dict() for s in segments]
+        return samples, sample_rate, info
 
     def _info(self, decisions: np.ndarray, segments: Sequence[Segment]) -> dict:
+        """The info of ``process`` (and of ``flush``, for the whole stream); ``process`` builds the same inline."""
         total = decisions.size
         # count_nonzero has a fixed cost that a few frames (one 30 ms clip: one) do not need.
         speech = int(np.count_nonzero(decisions)) if total > 8 else sum(decisions.tolist())

@@ -73,6 +73,8 @@ pub struct Fvad {
     mode: i32,
     sample_rate: i32,
     core: Core,
+    /// The fresh core of this mode, copied back by `reset` (cheaper than building it again).
+    fresh: Core,
     /// Half-band decimator states: [0..2] 16 -> 8 kHz, [2..4] 32 -> 16 kHz.
     down_states: [[i32; 2]; 2],
     resampler: Resampler48To8,
@@ -96,6 +98,7 @@ impl Fvad {
             mode,
             sample_rate,
             core: Core::new(mode as usize),
+            fresh: Core::new(mode as usize),
             down_states: [[0; 2]; 2],
             resampler: Resampler48To8::default(),
         })
@@ -118,7 +121,7 @@ impl Fvad {
     /// Back to a fresh state, keeping mode and sample rate (unlike
     /// `fvad_reset`, which also restores the defaults of both).
     pub fn reset(&mut self) {
-        self.core = Core::new(self.mode as usize);
+        self.core.clone_from(&self.fresh);
         self.down_states = [[0; 2]; 2];
         self.resampler = Resampler48To8::default();
     }
