@@ -14,38 +14,43 @@ import time
 from typing import Callable, Dict
 
 
-def per_call_s(fn: Callable[[], object], loops: int) -> float:
-    """Seconds per call of ``fn`` over ``loops`` back-to-back calls."""
-    t0 = time.perf_counter()
+def per_call_s(fn: Callable[[], object], loops: int, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds per call of ``fn`` over ``loops`` back-to-back calls (by ``clock``)."""
+    t0 = clock()
     for _ in range(loops):
         fn()
-    return (time.perf_counter() - t0) / loops
+    return (clock() - t0) / loops
 
 
-def calibrate(fn: Callable[[], object], target_s: float = 0.02) -> int:
+def calibrate(fn: Callable[[], object], target_s: float = 0.02,
+              clock: Callable[[], float] = time.perf_counter) -> int:
     """Loops per round so that one round takes about ``target_s``."""
     loops = 1
     while True:
-        if per_call_s(fn, loops) * loops >= target_s / 4 or loops >= 1 << 24:
-            return max(1, int(loops * target_s / max(per_call_s(fn, loops) * loops, 1e-9)))
+        if per_call_s(fn, loops, clock) * loops >= target_s / 4 or loops >= 1 << 24:
+            return max(1, int(loops * target_s / max(per_call_s(fn, loops, clock) * loops, 1e-9)))
         loops *= 4
 
 
-def interleaved(variants: Dict[str, Callable[[], object]], rounds: int = 15, target_s: float = 0.02
-                ) -> Dict[str, Dict[str, float]]:
+def interleaved(variants: Dict[str, Callable[[], object]], rounds: int = 15, target_s: float = 0.02,
+                clock: Callable[[], float] = time.perf_counter) -> Dict[str, Dict[str, float]]:
     """Times every variant in alternating rounds.
+
+    ``clock`` is wall time by default; ``time.thread_time`` (CPU time of the
+    calling thread) leaves out the time a shared machine gives to other
+    processes, for single-threaded calls of a few microseconds.
 
     Returns:
         name -> {"median_s": median seconds per call, "ratio": median over
         rounds of (this variant's time / the first variant's time)}.
     """
     names = list(variants)
-    loops = {n: calibrate(variants[n], target_s) for n in names}
+    loops = {n: calibrate(variants[n], target_s, clock) for n in names}
     times: Dict[str, list] = {n: [] for n in names}
     for r in range(rounds):
         order = names if r % 2 == 0 else names[::-1]
         for n in order:
-            times[n].append(per_call_s(variants[n], loops[n]))
+            times[n].append(per_call_s(variants[n], loops[n], clock))
     base = names[0]
     return {
         n: {

@@ -1,6 +1,7 @@
 # Hand-written stub of the compiled module (checked by mypy.stubtest in the lint session).
 # Only remotemedia/_native.py imports this module; everything here expects inputs the
-# Python wrappers in remotemedia/kernels/ have already validated.
+# Python wrappers in remotemedia/kernels/ have already validated. Bad arguments raise
+# remotemedia.errors.KernelInputError (parameter, expected, given), a ValueError.
 from typing import Any, final
 
 import numpy as np
@@ -35,6 +36,13 @@ def normalize_u8_f32(
 ) -> None: ...
 
 RESAMPLE_MAX_ABS_SAMPLE: float
+RESAMPLE_MAX_CHANNELS: int
+RESAMPLE_MIN_RATE: int
+RESAMPLE_MAX_RATE: int
+MIX_MAX_CHANNELS: int
+VAD_SAMPLE_RATES: list[int]
+VAD_MODES: list[int]
+VAD_FRAME_MS: list[int]
 
 def resample_f32(
     samples: npt.NDArray[np.float32], in_rate: int, out_rate: int, block_in: int, window: str
@@ -62,6 +70,7 @@ class WebRtcVad:
     def sample_rate(self) -> int: ...
     def reset(self) -> None: ...
     def process_frames(self, samples: npt.NDArray[np.int16], frame_length: int) -> npt.NDArray[np.uint8]: ...
+    def decide_clip(self, samples: npt.NDArray[np.int16], frame_length: int, group: int) -> npt.NDArray[np.uint8]: ...
 
 def energy_vad_frames(
     samples: npt.NDArray[np.float32], frame_length: int, threshold: float

@@ -29,7 +29,7 @@ VALID_CHOICES = ("auto", "python", "native")
 MODULE_NAME = "remotemedia_runtime"
 #: The ABI version this Python package was written against. The compiled
 #: module's ``ABI_VERSION`` must equal it.
-EXPECTED_ABI_VERSION = 2
+EXPECTED_ABI_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,4 @@ STATUS, _MODULE = _load()
 
 def module() -> Optional[ModuleType]:
     """The compiled module, or None when native is not in use."""
-    return _MODULE
-
-
-def require(what: str) -> ModuleType:
-    """The compiled module, or a :class:`NativeUnavailableError` naming ``what`` needed it."""
-    if _MODULE is None:
-        raise NativeUnavailableError(f"{what} requires the native implementation: {STATUS.reason}")
     return _MODULE

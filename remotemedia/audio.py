@@ -1,59 +1,111 @@
-"""AudioBuffer: samples as a numpy array shaped (channels, frames) plus a rate."""
+"""AudioBuffer: samples as a numpy array shaped (channels, frames) plus a rate, validated once.
+
+An :class:`AudioBuffer` is checked when it is built and is immutable afterwards
+(a tuple), so whoever receives one can trust it: nodes pass them to each other
+and :func:`coerce_audio` hands one back as it is. It is also the remotemedia 1.x
+``(samples, sample_rate)`` tuple: it unpacks, indexes and compares like one.
+
+This module imports no kernel at import time (validators live in the leaf
+module :mod:`remotemedia.validate`); :meth:`AudioBuffer.to_mono` loads the mix
+kernel when first called.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import check_impl
+from remotemedia.validate import (
+    MAX_MIX_CHANNELS,
+    MAX_SAMPLE_RATE,
+    SAMPLE_DTYPES,
+    as_channels_first,
+    check_sample_rate,
+)
 
-SAMPLE_DTYPES = {
-    np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32", np.dtype(np.float64): "f64",
-}
+__all__ = ["AudioBuffer", "SAMPLE_DTYPES", "as_channels_first", "check_sample_rate", "coerce_audio", "mix_down"]
+
 _PCM_DTYPES = {
     "i16": np.int16, "s16": np.int16, "int16": np.int16,
     "i32": np.int32, "s32": np.int32, "int32": np.int32,
     "f32": np.float32, "float32": np.float32,
 }
+_new_tuple = tuple.__new__
+_NDARRAY = np.ndarray
 
 
-@dataclass(frozen=True)
-class AudioBuffer:
-    """Audio samples with their sample rate.
+class AudioBuffer(Tuple[np.ndarray, int]):
+    """Audio samples with their sample rate: a validated, immutable ``(samples, sample_rate)`` pair.
+
+    Args:
+        samples: array shaped (channels, frames) with at least one channel,
+            dtype int16, int32, float32 or float64; a 1-D array is taken as
+            mono and viewed as (1, n) (never copied).
+        sample_rate: samples per second per channel (Hz), an integer from 1 to
+            768000 (a float holding an integer is accepted).
 
     Attributes:
-        samples: array shaped (channels, frames), dtype int16, int32, float32
-            or float64 (a 1-D array is taken as mono and viewed as (1, n)).
-        sample_rate: samples per second per channel (Hz).
+        samples: the (channels, frames) array.
+        sample_rate: the rate in Hz (an int).
+
+    Raises:
+        KernelInputError: a bad array or rate.
+
+    Being a tuple, ``samples, rate = buffer`` works, ``buffer[0]`` is the
+    samples and ``buffer == (samples, rate)`` compares like the 1.x tuple.
+    Do not change the array's contents, shape or dtype in place: receivers
+    trust what was checked when the buffer was built.
     """
 
-    samples: np.ndarray
-    sample_rate: int
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        samples = as_channels_first(self.samples, "samples")
-        object.__setattr__(self, "samples", samples)
-        object.__setattr__(self, "sample_rate", check_sample_rate(self.sample_rate))
+    def __new__(cls, samples: Any, sample_rate: Any) -> "AudioBuffer":
+        return _new_tuple(cls, (as_channels_first(samples, "samples"), check_sample_rate(sample_rate)))
+
+    @classmethod
+    def trusted(cls, samples: np.ndarray, sample_rate: int) -> "AudioBuffer":
+        """An AudioBuffer built without checks, for code whose output meets the contract by construction.
+
+        Args:
+            samples: a 2-D (channels >= 1, frames) array of a sample dtype.
+            sample_rate: an int from 1 to 768000.
+        """
+        return _new_tuple(cls, (samples, sample_rate))
+
+    @property
+    def samples(self) -> np.ndarray:
+        """The (channels, frames) array."""
+        return self[0]
+
+    @property
+    def sample_rate(self) -> int:
+        """The sample rate in Hz."""
+        return self[1]
+
+    def __getnewargs__(self) -> Tuple[np.ndarray, int]:  # type: ignore[override]
+        return self[0], self[1]  # pickling builds it again through __new__ (checked)
+
+    def __repr__(self) -> str:
+        return f"AudioBuffer(samples={self[0]!r}, sample_rate={self[1]!r})"
 
     @property
     def format(self) -> str:
         """``"i16"``, ``"i32"``, ``"f32"`` or ``"f64"``, from the dtype."""
-        return SAMPLE_DTYPES[self.samples.dtype]
+        return SAMPLE_DTYPES[self[0].dtype]
 
     @property
     def num_channels(self) -> int:
-        return int(self.samples.shape[0])
+        return int(self[0].shape[0])
 
     @property
     def num_frames(self) -> int:
-        return int(self.samples.shape[1])
+        return int(self[0].shape[1])
 
     @property
     def duration_s(self) -> float:
-        return self.num_frames / self.sample_rate
+        return self.num_frames / self[1]
 
     @classmethod
     def from_pcm_bytes(cls, data: Union[bytes, bytearray, memoryview], sample_rate: int, num_channels: int = 1,
@@ -95,61 +147,67 @@ class AudioBuffer:
         Returns:
             An AudioBuffer with samples shaped (1, frames), same dtype and rate.
         """
-        if self.num_channels == 1:
+        if self[0].shape[0] == 1:
             return self
-        from remotemedia.kernels.mix import mix_to_mono
+        from remotemedia.kernels.mix import TABLE
 
-        x = self.samples
-        if x.dtype.kind == "f" and x.shape[0] >= 8 and (x.shape[1] == 1 or not x.flags.c_contiguous):
-            # With 8+ channels on numpy's inner loop (channel-contiguous data or a single frame),
-            # numpy's mean sums them pairwise, not in channel order as the kernel does; the
-            # last bits can differ, and to_mono keeps the results it has always given.
-            impl = check_impl(impl, "mix")  # still validates impl= the same way
-            mixed = x.mean(axis=0, dtype=np.float64).astype(x.dtype)[np.newaxis, :]
-        else:
-            mixed = mix_to_mono(x, impl=impl)
-        return AudioBuffer(mixed, self.sample_rate)
+        return _new_tuple(AudioBuffer, (mix_down(self[0], TABLE.select(impl)), self[1]))
 
     def as_tuple(self) -> Tuple[np.ndarray, int]:
-        """The 1.x tuple form ``(samples, sample_rate)``."""
-        return self.samples, self.sample_rate
+        """The 1.x tuple form ``(samples, sample_rate)`` (a plain tuple)."""
+        return self[0], self[1]
 
 
-def check_sample_rate(sample_rate: Any, parameter: str = "sample_rate", node_id: Optional[str] = None) -> int:
-    """Validates a sample rate (an integer number of Hz, 1 to 768000)."""
-    if isinstance(sample_rate, (bool, np.bool_)) or not isinstance(sample_rate, (int, np.integer)):
-        if isinstance(sample_rate, (float, np.floating)) and float(sample_rate).is_integer():
-            sample_rate = int(sample_rate)
-        else:
-            raise KernelInputError(parameter, "an integer number of Hz", repr(sample_rate), node_id=node_id)
-    if not 1 <= int(sample_rate) <= 768_000:
-        raise KernelInputError(parameter, "1 to 768000 Hz", sample_rate, node_id=node_id)
-    return int(sample_rate)
+def mix_down(samples: np.ndarray, kernel: Any) -> np.ndarray:
+    """:meth:`AudioBuffer.to_mono`'s arithmetic on checked (channels, frames) samples.
 
+    Args:
+        samples: a 2-D array of a sample dtype (as an AudioBuffer holds).
+        kernel: a :class:`remotemedia.kernels.mix.MixKernel` (one implementation).
 
-def as_channels_first(samples: Any, parameter: str = "audio", node_id: Optional[str] = None) -> np.ndarray:
-    """Returns ``samples`` as a (channels, frames) array (a view for 1-D input)."""
-    if not isinstance(samples, np.ndarray):
-        raise KernelInputError(parameter, "a numpy.ndarray", type(samples).__name__, node_id=node_id)
-    if samples.dtype not in SAMPLE_DTYPES:
-        raise KernelInputError(parameter, "dtype int16, int32, float32 or float64", samples.dtype, node_id=node_id)
-    if samples.ndim == 1:
-        return samples[np.newaxis, :]
-    if samples.ndim != 2 or samples.shape[0] < 1:
-        raise KernelInputError(parameter, "shape (channels, frames) or (frames,)", samples.shape, node_id=node_id)
-    return samples
+    Returns:
+        (1, frames) of the input's dtype; one channel returns ``samples`` itself.
+
+    Raises:
+        KernelInputError: more channels than the mix kernel takes (1024).
+    """
+    channels, frames = samples.shape
+    if channels == 1:
+        return samples
+    if samples.dtype.kind == "f" and channels >= 8 and (frames == 1 or not samples.flags.c_contiguous):
+        # With 8+ channels on numpy's inner loop (channel-contiguous data or a single frame),
+        # numpy's mean sums them pairwise, not in channel order as the kernel does; the
+        # last bits can differ, and to_mono keeps the results it has always given.
+        return samples.mean(axis=0, dtype=np.float64).astype(samples.dtype)[np.newaxis, :]
+    if channels > MAX_MIX_CHANNELS:
+        raise KernelInputError("samples", f"1 to {MAX_MIX_CHANNELS} channels", f"{channels} channels")
+    return kernel.mix(samples)
 
 
 def coerce_audio(data: Any, node_id: Optional[str] = None) -> Tuple[np.ndarray, int]:
-    """Accepts an AudioBuffer or a 1.x ``(samples, sample_rate)`` tuple.
+    """Accepts an AudioBuffer (returned as is: it was checked when built) or a 1.x ``(samples, sample_rate)`` tuple.
 
     Returns:
-        ``(samples shaped (channels, frames), sample_rate)``.
+        ``(samples shaped (channels, frames), sample_rate)``: the AudioBuffer
+        itself, or, for a tuple, a plain tuple of what was checked here (a
+        1-D array viewed as (1, frames), the rate as an int).
+
+    Raises:
+        KernelInputError: not audio, or bad samples or rate (naming ``node_id``).
     """
     if isinstance(data, AudioBuffer):
-        return data.samples, data.sample_rate
+        return data
     if isinstance(data, tuple) and len(data) >= 2:
-        samples = as_channels_first(data[0], "audio", node_id)
-        return samples, check_sample_rate(data[1], "sample_rate", node_id)
+        samples, rate = data[0], data[1]
+        # The usual 1.x tuple (an array of a sample dtype, an int rate in range), checked inline;
+        # anything else goes through the validators, which say what is wrong.
+        if samples.__class__ is _NDARRAY and rate.__class__ is int and 1 <= rate <= MAX_SAMPLE_RATE \
+                and samples.dtype in SAMPLE_DTYPES:
+            ndim = samples.ndim
+            if ndim == 2 and samples.shape[0]:
+                return samples, rate
+            if ndim == 1:
+                return samples[None], rate
+        return as_channels_first(samples, "audio", node_id), check_sample_rate(rate, "sample_rate", node_id)
     raise KernelInputError("input", "an AudioBuffer or a (samples, sample_rate) tuple", type(data).__name__,
                            node_id=node_id)

@@ -40,30 +40,6 @@ def demo_manifest_path() -> str:
     return os.path.join(DATA_DIR, "pipelines", "speech_prep.json")
 
 
-def synth_speech_like(duration_s: float = 10.0, sample_rate: int = 48_000, num_channels: int = 2,
-                      seed: int = 0) -> AudioBuffer:
-    """A deterministic speech-like int16 signal (kept for scripts that used it).
-
-    Voiced bursts (a 110-220 Hz fundamental with harmonics, syllable-rate
-    amplitude modulation) alternate with pauses; low-level noise throughout.
-
-    Returns:
-        AudioBuffer of int16 samples shaped (num_channels, frames).
-    """
-    rng = np.random.default_rng(seed)
-    n = int(round(duration_s * sample_rate))
-    t = np.arange(n) / sample_rate
-    f0 = 150 + 40 * np.sin(2 * np.pi * 0.3 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
-    syllables = np.clip(np.sin(2 * np.pi * 4.0 * t), 0, None) ** 2
-    bursts = (np.sin(2 * np.pi * 0.25 * t) > -0.2).astype(np.float64)
-    mono = 0.3 * voiced * syllables * bursts + 0.003 * rng.standard_normal(n)
-    chans = [mono * (1.0 - 0.1 * c) for c in range(num_channels)]
-    samples = np.rint(np.clip(np.stack(chans), -1, 32767 / 32768) * 32768).astype(np.int16)
-    return AudioBuffer(samples, sample_rate)
-
-
 def corpus_plan(num_files: Optional[int] = None) -> List[Tuple[str, int, str, int, str, int]]:
     """The files of the corpus: ``(speech file, rate, layout, channels, format, variant)``.
 

@@ -46,7 +46,7 @@ def info() -> Info:
     """
     from remotemedia import _native
     from remotemedia._version import __version__
-    from remotemedia.kernels import FAMILIES, resolve_impl
+    from remotemedia.kernels import FAMILIES, default_impl
     from remotemedia.nodes.registry import registered_classes
 
     status = _native.STATUS
@@ -54,7 +54,7 @@ def info() -> Info:
     build: Dict[str, Any] = dict(mod.build_info()) if mod is not None else {}
     kernels = {}
     for fam in FAMILIES:
-        impl, why = resolve_impl(fam, "auto")
+        impl, why = default_impl(fam)
         kernels[fam] = {"implementation": impl, "reason": why}
     nodes = {}
     for name, cls in registered_classes().items():

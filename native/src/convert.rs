@@ -4,22 +4,23 @@
 //! number of clipped samples.
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadwriteArray1};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use remotemedia_kernels::convert as k;
 
-use crate::errors::to_py;
+use crate::errors::{invalid, to_py};
 use crate::gil::maybe_detach;
 
-/// A write borrow of `out`, or a ValueError (read-only or already borrowed)
-/// instead of the panic that extracting a `PyReadwriteArray` would raise.
+/// A write borrow of `out`, or a `KernelInputError` (read-only or already
+/// borrowed) instead of the panic that extracting a `PyReadwriteArray` would raise.
 pub fn writable<'py, T: numpy::Element>(
     out: &Bound<'py, PyArray1<T>>,
 ) -> PyResult<PyReadwriteArray1<'py, T>> {
     out.try_readwrite().map_err(|e| {
-        PyValueError::new_err(format!(
-            "out: expected a writeable array not borrowed elsewhere, given one that is not ({e})"
-        ))
+        invalid(
+            "out",
+            "a writeable array not borrowed elsewhere",
+            format!("one that is not ({e})"),
+        )
     })
 }
 

@@ -24,7 +24,7 @@ use remotemedia_kernels::fused::{
 use remotemedia_kernels::segments::{self, Segment, SegmentParams};
 use remotemedia_kernels::KernelError;
 
-use crate::errors::to_py;
+use crate::errors::{to_py, to_py_for};
 use crate::gil::detach;
 
 /// The Python exception of a kernel error, with the failing stage's id as
@@ -475,10 +475,7 @@ impl SegmentTracker {
 fn node_error(node_id: &Option<String>, e: KernelError) -> PyErr {
     match node_id {
         None => to_py(e),
-        Some(id) => to_py(match e {
-            KernelError::Invalid(m) => KernelError::Invalid(format!("node '{id}': {m}")),
-            KernelError::Internal(m) => KernelError::Internal(format!("node '{id}': {m}")),
-        }),
+        Some(id) => to_py_for(e, id),
     }
 }
 

@@ -21,7 +21,14 @@ mod vad;
 /// `remotemedia._native` refuses a module whose ABI version differs. A new
 /// function is not such a change (an older module simply lacks it, which
 /// `remotemedia.kernels.native_missing_reason` reports per kernel family).
-pub const ABI_VERSION: u32 = 2;
+///
+/// 2: kernel input errors are raised as `remotemedia.errors.KernelInputError`
+/// (parameter, expected, given) instead of `ValueError` messages the Python
+/// side had to parse; `WebRtcVad.decide_clip`, which the Python wrapper calls.
+/// 3: `FusedSegment` (a fused segment's malformed spec is a `ValueError`, its
+/// stages' input errors `KernelInputError`s naming the stage) and
+/// `SegmentTracker`, which the engine and `VADNode` call.
+pub const ABI_VERSION: u32 = 3;
 
 /// Crossing the language boundary with one array: returns its element count.
 ///

@@ -41,6 +41,7 @@ binding!(mix_f32, f32, k::mix_f32);
 binding!(mix_f64, f64, k::mix_f64);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("MIX_MAX_CHANNELS", k::MAX_CHANNELS)?;
     m.add_function(wrap_pyfunction!(mix_i16, m)?)?;
     m.add_function(wrap_pyfunction!(mix_i32, m)?)?;
     m.add_function(wrap_pyfunction!(mix_f32, m)?)?;

@@ -6,11 +6,12 @@
 use std::sync::Mutex;
 
 use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use remotemedia_kernels::resample::{output_len, Resampler, MAX_ABS_SAMPLE};
+use remotemedia_kernels::resample::{
+    output_len, Resampler, MAX_ABS_SAMPLE, MAX_CHANNELS, MAX_RATE, MIN_RATE,
+};
 
-use crate::errors::to_py;
+use crate::errors::{invalid, to_py};
 use crate::gil::maybe_detach;
 
 /// What identifies an engine's construction.
@@ -43,10 +44,11 @@ fn return_engine(key: EngineKey, mut engine: Resampler) {
 fn check_input(input: &PyReadonlyArray2<'_, f32>, channels: usize) -> PyResult<usize> {
     let shape = input.shape();
     if shape[0] != channels {
-        return Err(PyValueError::new_err(format!(
-            "samples: expected {channels} channels, given {}",
-            shape[0]
-        )));
+        return Err(invalid(
+            "samples",
+            &format!("{channels} channels"),
+            shape[0],
+        ));
     }
     Ok(shape[1])
 }
@@ -164,5 +166,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ResampleStream>()?;
     m.add_function(wrap_pyfunction!(resample_f32, m)?)?;
     m.add("RESAMPLE_MAX_ABS_SAMPLE", MAX_ABS_SAMPLE)?;
+    m.add("RESAMPLE_MAX_CHANNELS", MAX_CHANNELS)?;
+    m.add("RESAMPLE_MIN_RATE", MIN_RATE)?;
+    m.add("RESAMPLE_MAX_RATE", MAX_RATE)?;
     Ok(())
 }

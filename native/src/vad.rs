@@ -1,10 +1,15 @@
 //! Bindings of `remotemedia_kernels::vad`.
+//!
+//! Results are copied into numpy-owned arrays (`from_slice`): for the few
+//! bytes of decisions a frame makes, that is cheaper than handing numpy the
+//! `Vec` (`from_vec` wraps it in an extra owner object).
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
+use remotemedia_kernels::fvad::{FRAME_MS, MODES, SAMPLE_RATES};
 use remotemedia_kernels::vad as k;
 
-use crate::errors::to_py;
+use crate::errors::{invalid, to_py};
 use crate::gil::maybe_detach;
 
 /// One WebRTC VAD state (fresh at construction and after `reset`).
@@ -49,7 +54,41 @@ impl WebRtcVad {
         let vad = &mut self.vad;
         let out =
             maybe_detach(py, s.len(), || vad.process_frames(s, frame_length)).map_err(to_py)?;
-        Ok(PyArray1::from_vec(py, out))
+        Ok(PyArray1::from_slice(py, &out))
+    }
+
+    /// Decisions (uint8) for one whole clip from a fresh state: one per frame
+    /// of `frame_length * group` samples (1 when any of its `group`
+    /// sub-frames is speech), the last partial frame zero-padded. `samples`
+    /// is 1-D, or (1, frames) (mono audio as a node holds it); a strided
+    /// array (a channel of interleaved audio) is copied once.
+    fn decide_clip<'py>(
+        &mut self,
+        py: Python<'py>,
+        samples: PyReadonlyArrayDyn<'py, i16>,
+        frame_length: usize,
+        group: usize,
+    ) -> PyResult<Bound<'py, PyArray1<u8>>> {
+        let view = samples.as_array();
+        if view.ndim() > 2 || (view.ndim() == 2 && view.shape()[0] != 1) {
+            return Err(invalid(
+                "samples",
+                "mono audio, shape (frames,) or (1, frames)",
+                format!("{:?}", view.shape()),
+            ));
+        }
+        let copied: Vec<i16>;
+        let s: &[i16] = match view.as_slice() {
+            Some(s) => s,
+            None => {
+                copied = view.iter().copied().collect();
+                &copied
+            }
+        };
+        let vad = &mut self.vad;
+        let out =
+            maybe_detach(py, s.len(), || vad.decide_clip(s, frame_length, group)).map_err(to_py)?;
+        Ok(PyArray1::from_slice(py, &out))
     }
 }
 
@@ -69,11 +108,17 @@ fn energy_vad_frames<'py>(
         k::energy_vad_frames(s, frame_length, threshold)
     })
     .map_err(to_py)?;
-    Ok((PyArray1::from_vec(py, dec), PyArray1::from_vec(py, rms)))
+    Ok((
+        PyArray1::from_slice(py, &dec),
+        PyArray1::from_slice(py, &rms),
+    ))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<WebRtcVad>()?;
     m.add_function(wrap_pyfunction!(energy_vad_frames, m)?)?;
+    m.add("VAD_SAMPLE_RATES", SAMPLE_RATES)?;
+    m.add("VAD_MODES", MODES)?;
+    m.add("VAD_FRAME_MS", FRAME_MS)?;
     Ok(())
 }

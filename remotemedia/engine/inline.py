@@ -27,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
+from remotemedia.audio import AudioBuffer
 from remotemedia.engine.attempts import NO_ARG, node_error
 from remotemedia.engine.run import CHUNKS, INPUT_KEY, SINK, NodeRuntime, Run
 from remotemedia.errors import NodeError, NodeExecutionError
@@ -34,7 +35,8 @@ from remotemedia.nodes.protocol import Outputs, abort_methods
 from remotemedia.reliability import AttemptRecord
 
 #: Result types that are never awaitable nor async iterators (skips the generic checks).
-_PLAIN_TYPES = frozenset((type(None), bool, int, float, complex, str, bytes, bytearray, tuple, list, dict))
+_PLAIN_TYPES = frozenset((type(None), bool, int, float, complex, str, bytes, bytearray, tuple, list, dict,
+                          AudioBuffer))
 
 
 def needs_loop(result: Any) -> bool:

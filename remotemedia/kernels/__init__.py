@@ -1,9 +1,22 @@
 """Kernels: the hot loops, each in a numpy and a native implementation.
 
-Each kernel family lives in its own module (``convert``, ...) and exposes the
-same functions whatever implementation runs them. Which one runs is decided
-here, from :mod:`remotemedia._native`, once per family at import time, and may
-be overridden per call (``impl=``) or per node (``runtime_hint``).
+This module is the ONE place that decides which implementation runs. At
+import it reads :data:`remotemedia._native.STATUS` and the compiled module
+once, and records, per kernel family, whether native can run it and why not
+(:func:`native_missing_reason`) and the default implementation
+(:func:`default_impl`). Everything else asks here: node classes
+(``Node.default_impl``), kernel nodes (``runtime_hint`` through
+:func:`resolve_impl`), ``remotemedia info``, the metrics and the kernel
+modules themselves.
+
+Each kernel family lives in its own module (``convert``, ``mix``,
+``resample``, ``vad``, ``normalize``) and builds its per-implementation
+table at import with :func:`impl_table`: ``table["python"]``,
+``table["native"]`` (present only when the compiled module has the family's
+symbols) and ``table[None]`` (the default). A public kernel function takes
+``impl=None|"python"|"native"`` and selects its implementation with one dict
+lookup (:meth:`ImplTable.select`); a missing entry raises the errors
+``impl=`` has always raised. Nodes select once, when they are built.
 
 ``get("python")`` / ``get("native")`` return a :class:`KernelSet`: the public
 kernel functions bound to one implementation (what tests and benchmarks use).
@@ -12,7 +25,7 @@ kernel functions bound to one implementation (what tests and benchmarks use).
 from __future__ import annotations
 
 import functools
-from typing import Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
 from remotemedia import _native
 from remotemedia.errors import KernelInputError, NativeUnavailableError
@@ -40,11 +53,10 @@ FAMILIES: Dict[str, Tuple[str, ...]] = {
     "normalize": ("normalize_u8_f32",),
 }
 
+T = TypeVar("T")
 
-def native_missing_reason(family: str) -> Optional[str]:
-    """Why ``family`` cannot run natively, or None when it can."""
-    if family not in FAMILIES:
-        raise KeyError(f"unknown kernel family {family!r}")
+
+def _missing_at_import(family: str) -> Optional[str]:
     mod = _native.module()
     if mod is None:
         return _native.STATUS.reason
@@ -54,20 +66,31 @@ def native_missing_reason(family: str) -> Optional[str]:
     return None
 
 
+#: Family -> why native cannot run it (None: it can). Decided once, here.
+_NATIVE_MISSING: Dict[str, Optional[str]] = {family: _missing_at_import(family) for family in FAMILIES}
+_INSTALLED = f"{_native.MODULE_NAME} {_native.STATUS.version} is installed"
+
+
+def native_missing_reason(family: str) -> Optional[str]:
+    """Why ``family`` cannot run natively, or None when it can."""
+    try:
+        return _NATIVE_MISSING[family]
+    except KeyError:
+        raise KeyError(f"unknown kernel family {family!r}") from None
+
+
+def default_impl(family: str) -> Tuple[str, str]:
+    """``(impl, why)``: the implementation ``family`` runs by default (``runtime_hint="auto"``)."""
+    reason = native_missing_reason(family)
+    return ("native", _INSTALLED) if reason is None else ("python", reason)
+
+
 def normalize_hint(runtime_hint: str, *, node_id: Optional[str] = None) -> str:
     """Maps a ``runtime_hint`` to ``auto``/``native``/``python`` (``rust`` is ``native``)."""
     if not isinstance(runtime_hint, str) or runtime_hint.lower() not in RUNTIME_HINTS:
         raise KernelInputError("runtime_hint", "one of auto, native, python, rust", repr(runtime_hint), node_id=node_id)
     hint = runtime_hint.lower()
     return "native" if hint == "rust" else hint
-
-
-@functools.cache
-def _resolve_auto(family: str) -> Tuple[str, str]:
-    reason = native_missing_reason(family)
-    if reason is None:
-        return "native", f"{_native.MODULE_NAME} {_native.STATUS.version} is installed"
-    return "python", reason
 
 
 def resolve_impl(family: str, runtime_hint: str = "auto", *, node_id: Optional[str] = None) -> Tuple[str, str]:
@@ -96,20 +119,53 @@ def resolve_impl(family: str, runtime_hint: str = "auto", *, node_id: Optional[s
                 f"{where}runtime_hint={runtime_hint!r} but native {family} is unavailable: {reason}"
             )
         return "native", f"runtime_hint={runtime_hint!r}"
-    return _resolve_auto(family)
+    return default_impl(family)
 
 
-def check_impl(impl: Optional[str], family: str) -> str:
-    """Validates an ``impl=`` argument of a kernel function (None = the default)."""
-    if impl is None:
-        return _resolve_auto(family)[0]
-    if impl not in IMPLS:
-        raise KernelInputError("impl", "'python' or 'native'", repr(impl))
-    if impl == "native":
-        reason = native_missing_reason(family)
-        if reason is not None:
-            raise NativeUnavailableError(f"impl='native' but native {family} is unavailable: {reason}")
-    return impl
+class ImplTable(Dict[Optional[str], T]):
+    """One kernel family's implementations: ``"python"``, ``"native"`` (when available), None = the default.
+
+    Looking up an implementation that is not there raises what ``impl=`` of a
+    kernel function has always raised: :class:`KernelInputError` for a value
+    other than ``"python"``/``"native"``, :class:`NativeUnavailableError`
+    (naming the family and why) for ``"native"`` when it cannot run.
+
+    Attributes:
+        family: the kernel family (a key of :data:`FAMILIES`).
+    """
+
+    def __init__(self, family: str, entries: Dict[Optional[str], T]) -> None:
+        super().__init__(entries)
+        self.family = family
+
+    def __missing__(self, impl: Any) -> T:
+        if impl not in IMPLS:
+            raise KernelInputError("impl", "'python' or 'native'", repr(impl))
+        raise NativeUnavailableError(
+            f"impl='native' but native {self.family} is unavailable: {_NATIVE_MISSING[self.family]}")
+
+    def select(self, impl: Any) -> T:
+        """The implementation for an ``impl=`` argument (None = the default): one dict lookup."""
+        try:
+            return self[impl]
+        except TypeError:  # an unhashable value: not one of the names either
+            raise KernelInputError("impl", "'python' or 'native'", repr(impl)) from None
+
+
+def impl_table(family: str, python: T, native: Callable[[Any], T]) -> "ImplTable[T]":
+    """Builds ``family``'s table once, at import of its kernel module.
+
+    Args:
+        family: a key of :data:`FAMILIES`.
+        python: the numpy implementation.
+        native: called with the compiled module when native can run ``family``
+            (see :func:`native_missing_reason`); returns the native implementation.
+    """
+    entries: Dict[Optional[str], T] = {"python": python}
+    if _NATIVE_MISSING[family] is None:
+        entries["native"] = native(_native.module())
+    entries[None] = entries[default_impl(family)[0]]
+    return ImplTable(family, entries)
 
 
 class KernelSet:
@@ -125,8 +181,9 @@ class KernelSet:
         if impl not in IMPLS:
             raise KernelInputError("impl", "'python' or 'native'", repr(impl))
         if impl == "native":
-            for family in FAMILIES:
-                check_impl("native", family)
+            for table in (convert.TABLE, mix.TABLE, resample.TABLE, vad.WEBRTC_TABLE,
+                          vad.ENERGY_TABLE, normalize.TABLE):
+                table.select("native")
         self.impl = impl
         self.convert_format = functools.partial(convert.convert_format, impl=impl)
         self.mix_to_mono = functools.partial(mix.mix_to_mono, impl=impl)

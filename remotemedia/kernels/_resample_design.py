@@ -24,6 +24,7 @@ frames aligns the output with no fractional shift.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Dict
@@ -187,12 +188,19 @@ def filter_taps(plan: Plan) -> np.ndarray:
     return val / total
 
 
+@functools.lru_cache(maxsize=32)
 def filter_spectrum(plan: Plan) -> np.ndarray:
     """The first ``min(N + 1, M)`` bins (complex128) of the filter's 2N-point
     spectrum, scaled like rubato's (taps divided by 2N): rubato's transforms are
-    unnormalised, like ``rfft`` and ``irfft(..., norm="forward")``."""
+    unnormalised, like ``rfft`` and ``irfft(..., norm="forward")``.
+
+    Computed once per plan (cached) and returned read-only: every numpy stream
+    of the same rates and preset shares it.
+    """
     n, m = plan.block_in, plan.block_out
     taps = filter_taps(plan) / _F32(2 * n)
     spec = np.fft.rfft(taps.astype(np.float64), n=2 * n)
     used = n + 1 if n < m else m
-    return spec[:used]
+    spec = spec[:used].copy()
+    spec.flags.writeable = False
+    return spec

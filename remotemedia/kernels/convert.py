@@ -14,13 +14,13 @@ Rules, identical bit for bit in the numpy and the native implementation:
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+import functools
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from remotemedia import _native
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import check_impl
+from remotemedia.kernels import impl_table
 
 FORMATS = {"i16": np.dtype(np.int16), "i32": np.dtype(np.int32), "f32": np.dtype(np.float32)}
 _ALIASES = {
@@ -29,6 +29,8 @@ _ALIASES = {
 }
 _INPUT_DTYPES = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.float32), np.dtype(np.float64))
 _CODE = {np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+#: Every (source code, target code) pair that converts (same code in and out is a no-op).
+_PAIRS = tuple((s, t) for s in ("i16", "i32", "f32", "f64") for t in FORMATS if s != t)
 
 # Elements per block in the numpy implementation: small enough to stay in cache.
 _BLOCK = 1 << 16
@@ -52,6 +54,45 @@ def normalize_format(target_format: str, *, node_id: Optional[str] = None) -> st
     if key not in _ALIASES:
         raise KernelInputError("target_format", "one of 'f32', 'i16', 'i32'", repr(target_format), node_id=node_id)
     return _ALIASES[key]
+
+
+class ConvertKernel:
+    """Format conversion bound to one implementation (an entry of :data:`TABLE`).
+
+    :meth:`convert` trusts its arguments: callers (:func:`convert_format`,
+    nodes holding a validated :class:`~remotemedia.audio.AudioBuffer`) have
+    checked them.
+
+    Attributes:
+        impl: ``"python"`` or ``"native"``.
+    """
+
+    __slots__ = ("impl", "_fns")
+
+    def __init__(self, impl: str, fns: Dict[Tuple[str, str], Callable[[np.ndarray, np.ndarray], Any]]) -> None:
+        self.impl = impl
+        self._fns = fns
+
+    def convert(self, samples: np.ndarray, target: str, out: Optional[np.ndarray] = None) -> Converted:
+        """Converts without validating (see :func:`convert_format` for the rules).
+
+        Args:
+            samples: int16, int32, float32 or float64 array, any shape and strides.
+            target: ``"f32"``, ``"i16"`` or ``"i32"`` (a short code).
+            out: None, or a C-contiguous writeable array of the target dtype and
+                the input's shape, not overlapping it.
+        """
+        src_code = _CODE[samples.dtype]
+        if src_code == target:
+            if out is None:
+                return Converted(samples, 0)
+            np.copyto(out, samples)
+            return Converted(out, 0)
+        src = np.ascontiguousarray(samples)  # one copy, on purpose, only when non-contiguous
+        if out is None:
+            out = np.empty(samples.shape, dtype=FORMATS[target])
+        clipped = self._fns[src_code, target](src.reshape(-1), out.reshape(-1))
+        return Converted(out, int(clipped))
 
 
 def convert_format(
@@ -78,15 +119,14 @@ def convert_format(
     Raises:
         KernelInputError: bad dtype, format or ``out``.
     """
-    impl = check_impl(impl, "convert")
+    kernel = TABLE.select(impl)
     if not isinstance(samples, np.ndarray):
         raise KernelInputError("samples", "a numpy.ndarray", type(samples).__name__)
     if samples.dtype not in _INPUT_DTYPES:
         raise KernelInputError("samples", "dtype int16, int32, float32 or float64", samples.dtype)
     target = normalize_format(target_format)
-    dst_dtype = FORMATS[target]
-    src_code = _CODE[samples.dtype]
     if out is not None:
+        dst_dtype = FORMATS[target]
         if not isinstance(out, np.ndarray):
             raise KernelInputError("out", "a numpy.ndarray", type(out).__name__)
         if out.dtype != dst_dtype:
@@ -97,24 +137,7 @@ def convert_format(
             raise KernelInputError("out", "a C-contiguous writeable array", "a non-contiguous or read-only array")
         if np.shares_memory(out, samples):
             raise KernelInputError("out", "an array not overlapping the input", "an overlapping array")
-    if src_code == target:
-        if out is None:
-            return Converted(samples, 0)
-        np.copyto(out, samples)
-        return Converted(out, 0)
-    src = np.ascontiguousarray(samples)  # one copy, on purpose, only when non-contiguous
-    if out is None:
-        out = np.empty(samples.shape, dtype=dst_dtype)
-    flat_src = src.reshape(-1)
-    flat_out = out.reshape(-1)
-    if impl == "native":
-        fn = getattr(_native.module(), f"convert_{src_code}_{target}")
-        clipped = fn(flat_src, flat_out)
-    else:
-        # Overflow to +-inf is part of the contract (clipped and counted), not an accident.
-        with np.errstate(over="ignore", invalid="ignore"):
-            clipped = _convert_numpy(flat_src, flat_out, src_code, target)
-    return Converted(out, int(clipped))
+    return kernel.convert(samples, target, out)
 
 
 def _convert_numpy(src: np.ndarray, out: np.ndarray, src_code: str, target: str) -> int:
@@ -164,3 +187,23 @@ def _float_to_int(src: np.ndarray, out: np.ndarray, bits: int, work: np.dtype, s
         if fix_max and n_high:
             o[high] = imax
     return clipped
+
+
+def _numpy_fn(src_code: str, target: str) -> Callable[[np.ndarray, np.ndarray], int]:
+    if src_code in ("i16", "i32"):  # integer input: no NaN, no overflow, no warning to silence
+        return functools.partial(_convert_numpy, src_code=src_code, target=target)
+
+    def from_float(src: np.ndarray, out: np.ndarray) -> int:
+        # Overflow to +-inf is part of the contract (clipped and counted), not an accident.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _convert_numpy(src, out, src_code, target)
+
+    return from_float
+
+
+#: The implementations of the ``convert`` family (see :func:`remotemedia.kernels.impl_table`).
+TABLE = impl_table(
+    "convert",
+    python=ConvertKernel("python", {pair: _numpy_fn(*pair) for pair in _PAIRS}),
+    native=lambda mod: ConvertKernel("native", {(s, t): getattr(mod, f"convert_{s}_{t}") for s, t in _PAIRS}),
+)

@@ -27,16 +27,16 @@ other strides are copied once into a C-contiguous array first.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
-from remotemedia import _native
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import check_impl
+from remotemedia.kernels import impl_table
+from remotemedia.validate import MAX_MIX_CHANNELS
 
-#: The largest channel count accepted (the native kernel's ``MAX_CHANNELS``).
-MAX_CHANNELS = 1024
+#: The largest channel count accepted (the native kernel's ``MIX_MAX_CHANNELS``).
+MAX_CHANNELS = MAX_MIX_CHANNELS
 
 _CODE = {np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32",
          np.dtype(np.float64): "f64"}
@@ -45,6 +45,70 @@ _ACC = {np.dtype(np.int16): np.dtype(np.int32), np.dtype(np.int32): np.dtype(np.
 
 # Frames per block in the numpy implementation: the accumulator stays in cache.
 _BLOCK = 1 << 14
+
+
+class MixKernel:
+    """Mix-down bound to one implementation (an entry of :data:`TABLE`).
+
+    :meth:`mix` trusts its argument (checked by :func:`mix_to_mono` or held in
+    a validated :class:`~remotemedia.audio.AudioBuffer`).
+
+    Attributes:
+        impl: ``"python"`` or ``"native"``.
+    """
+
+    __slots__ = ("impl", "_fns")
+
+    def __init__(self, impl: str, native: Optional[Dict[np.dtype, Callable[..., Any]]] = None) -> None:
+        self.impl = impl
+        self._fns = native
+
+    def mix(self, samples: np.ndarray) -> np.ndarray:
+        """Mixes (channels, frames) of 1 to 1024 channels and a sample dtype down to (1, frames), unchecked.
+
+        One channel returns the input itself (see :func:`mix_to_mono` for the rules).
+        """
+        channels, frames = samples.shape
+        if channels == 1:
+            return samples
+        out = np.empty((1, frames), dtype=samples.dtype)
+        if self._fns is not None:
+            if samples.flags.c_contiguous:
+                flat, interleaved = samples.reshape(-1), False
+            elif samples.T.flags.c_contiguous:
+                flat, interleaved = samples.T.reshape(-1), True
+            else:
+                flat, interleaved = np.ascontiguousarray(samples).reshape(-1), False  # one copy, on purpose
+            self._fns[samples.dtype](flat, channels, interleaved, out.reshape(-1))
+        elif samples.dtype.kind == "f":
+            # Overflow to inf and inf + -inf = NaN are IEEE results by the contract, not accidents.
+            with np.errstate(invalid="ignore", over="ignore"):
+                _mix_float(samples, out[0])
+        else:
+            _mix_int(samples, out[0])
+        return out
+
+
+#: The implementations of the ``mix`` family (see :func:`remotemedia.kernels.impl_table`).
+TABLE = impl_table(
+    "mix",
+    python=MixKernel("python"),
+    native=lambda mod: MixKernel("native", {dtype: getattr(mod, f"mix_{code}") for dtype, code in _CODE.items()}),
+)
+
+
+def check_mix_input(samples: Any) -> np.ndarray:
+    """Validates the input of :func:`mix_to_mono`; returns it."""
+    if not isinstance(samples, np.ndarray):
+        raise KernelInputError("samples", "a numpy.ndarray", type(samples).__name__)
+    if samples.dtype not in _CODE:
+        raise KernelInputError("samples", "dtype int16, int32, float32 or float64", samples.dtype)
+    if samples.ndim != 2:
+        raise KernelInputError("samples", "shape (channels, frames)", samples.shape)
+    channels = samples.shape[0]
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise KernelInputError("samples", f"1 to {MAX_CHANNELS} channels", f"{channels} channels")
+    return samples
 
 
 def mix_to_mono(samples: np.ndarray, *, impl: Optional[str] = None) -> np.ndarray:
@@ -66,35 +130,8 @@ def mix_to_mono(samples: np.ndarray, *, impl: Optional[str] = None) -> np.ndarra
         KernelInputError: not an array, another dtype, not 2-D, or a channel
             count outside 1 to 1024.
     """
-    impl = check_impl(impl, "mix")
-    if not isinstance(samples, np.ndarray):
-        raise KernelInputError("samples", "a numpy.ndarray", type(samples).__name__)
-    if samples.dtype not in _CODE:
-        raise KernelInputError("samples", "dtype int16, int32, float32 or float64", samples.dtype)
-    if samples.ndim != 2:
-        raise KernelInputError("samples", "shape (channels, frames)", samples.shape)
-    channels, frames = samples.shape
-    if not 1 <= channels <= MAX_CHANNELS:
-        raise KernelInputError("samples", f"1 to {MAX_CHANNELS} channels", f"{channels} channels")
-    if channels == 1:
-        return samples
-    out = np.empty((1, frames), dtype=samples.dtype)
-    if impl == "native":
-        if samples.flags.c_contiguous:
-            flat, interleaved = samples.reshape(-1), False
-        elif samples.T.flags.c_contiguous:
-            flat, interleaved = samples.T.reshape(-1), True
-        else:
-            flat, interleaved = np.ascontiguousarray(samples).reshape(-1), False  # one copy, on purpose
-        fn = getattr(_native.module(), f"mix_{_CODE[samples.dtype]}")
-        fn(flat, channels, interleaved, out.reshape(-1))
-    elif samples.dtype.kind == "f":
-        # Overflow to inf and inf + -inf = NaN are IEEE results by the contract, not accidents.
-        with np.errstate(invalid="ignore", over="ignore"):
-            _mix_float(samples, out[0])
-    else:
-        _mix_int(samples, out[0])
-    return out
+    kernel = TABLE.select(impl)
+    return kernel.mix(check_mix_input(samples))
 
 
 def _mix_int(x: np.ndarray, out: np.ndarray) -> None:

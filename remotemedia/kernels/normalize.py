@@ -20,13 +20,12 @@ ulps at most (two roundings of the coefficients and two of the arithmetic).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from remotemedia import _native
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import check_impl
+from remotemedia.kernels import impl_table
 
 Stats = Union[float, Sequence[float], np.ndarray]
 
@@ -122,7 +121,7 @@ def normalize_frame(
     Raises:
         KernelInputError: bad frame, mean, std or ``out``.
     """
-    impl = check_impl(impl, "normalize")
+    run = TABLE.select(impl)
     hwc = check_frame(frame)
     height, width, channels = hwc.shape
     scale, offset = coefficients(mean, std, channels)
@@ -142,13 +141,18 @@ def normalize_frame(
         out = np.empty(shape, dtype=np.float32)
     if out.size == 0:
         return out
-    if impl == "native":
-        src = np.ascontiguousarray(hwc)  # one copy, on purpose, only when not contiguous
-        _native.module().normalize_u8_f32(src.reshape(-1), channels, scale.tolist(), offset.tolist(),
-                                                  out.reshape(-1))
-    else:
-        _normalize_numpy(hwc, scale, offset, out)
+    run(hwc, scale, offset, out)
     return out
+
+
+def _native_runner(mod: Any) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]:
+    kernel = mod.normalize_u8_f32
+
+    def run(hwc: np.ndarray, scale: np.ndarray, offset: np.ndarray, out: np.ndarray) -> None:
+        src = np.ascontiguousarray(hwc)  # one copy, on purpose, only when not contiguous
+        kernel(src.reshape(-1), hwc.shape[2], scale.tolist(), offset.tolist(), out.reshape(-1))
+
+    return run
 
 
 def _normalize_numpy(hwc: np.ndarray, scale: np.ndarray, offset: np.ndarray, out: np.ndarray) -> None:
@@ -162,3 +166,7 @@ def _normalize_numpy(hwc: np.ndarray, scale: np.ndarray, offset: np.ndarray, out
             o = out[c, r0:r1]
             np.multiply(block[:, :, c], scale[c], out=o, dtype=np.float32)
             np.add(o, offset[c], out=o)
+
+
+#: The implementations of the ``normalize`` family: ``run(hwc, scale, offset, out)``, arguments checked.
+TABLE = impl_table("normalize", python=_normalize_numpy, native=_native_runner)

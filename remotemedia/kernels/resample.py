@@ -58,21 +58,18 @@ finite with magnitude at most 1e30.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from remotemedia import _native
 from remotemedia.errors import KernelInputError
 from remotemedia.kernels import _resample_design as design
-from remotemedia.kernels import check_impl
+from remotemedia.kernels import impl_table
 
 QUALITIES = design.QUALITIES
 
 _VALUE_EXPECTED = f"finite values of magnitude at most {design.MAX_ABS_SAMPLE:g}"
 _VALUE_GIVEN = "an array with NaN, inf or larger values"
-#: What the native kernel says when a value is out of range (see resample.rs).
-_NATIVE_VALUE_ERROR = "samples: expected finite values of magnitude at most 1e30"
 #: Blocks transformed at once by the numpy implementation (bounds its memory).
 _NUMPY_GROUP_ELEMENTS = 1 << 18
 
@@ -92,7 +89,8 @@ def check_rate(rate: Any, parameter: str = "sample_rate", *, node_id: Optional[s
     return int(rate)
 
 
-def _check_rates(in_rate: Any, out_rate: Any) -> tuple:
+def check_rates(in_rate: Any, out_rate: Any) -> Tuple[int, int]:
+    """Validates a rate pair: each from 8000 to 192000 Hz, their reduced ratio's terms at most 8192."""
     in_rate = check_rate(in_rate, "in_rate")
     out_rate = check_rate(out_rate, "out_rate")
     a, b = design.reduced_ratio(in_rate, out_rate)
@@ -115,18 +113,22 @@ def check_quality(quality: Any, *, node_id: Optional[str] = None) -> str:
     return quality
 
 
-def _as_f32_2d(samples: Any, parameter: str = "samples") -> np.ndarray:
-    """(channels, frames) C-contiguous float32: a view when possible, else one copy."""
+def _check_float_2d(samples: Any, parameter: str = "samples") -> np.ndarray:
+    """Validates a float32/float64 (channels, frames) or (frames,) array; returns it 2-D (a view)."""
     if not isinstance(samples, np.ndarray):
         raise KernelInputError(parameter, "a numpy.ndarray", type(samples).__name__)
     if samples.dtype not in (np.float32, np.float64):
         raise KernelInputError(parameter, "dtype float32 or float64 (convert integer audio with convert_format)",
                                samples.dtype)
     if samples.ndim == 1:
-        samples = samples[np.newaxis, :]
-    elif samples.ndim != 2 or samples.shape[0] < 1:
+        return samples[np.newaxis, :]
+    if samples.ndim != 2 or samples.shape[0] < 1:
         raise KernelInputError(parameter, "shape (channels, frames) or (frames,)", samples.shape)
-    # One copy, on purpose, only for float64 or non-contiguous input.
+    return samples
+
+
+def as_f32(samples: np.ndarray) -> np.ndarray:
+    """A float (channels, frames) array as C-contiguous float32: the array itself when it is one, else one copy."""
     return np.ascontiguousarray(samples, dtype=np.float32)
 
 
@@ -136,15 +138,6 @@ def _check_values_numpy(x: np.ndarray) -> None:
     lo, hi = x.min(), x.max()  # NaN propagates and fails both comparisons
     if not (-design.MAX_ABS_SAMPLE <= lo and hi <= design.MAX_ABS_SAMPLE):
         raise KernelInputError("samples", _VALUE_EXPECTED, _VALUE_GIVEN)
-
-
-def _native_call(fn: Any, *args: Any) -> np.ndarray:
-    try:
-        return fn(*args)
-    except ValueError as e:
-        if str(e) == _NATIVE_VALUE_ERROR:
-            raise KernelInputError("samples", _VALUE_EXPECTED, _VALUE_GIVEN) from e
-        raise
 
 
 # --- numpy implementation ----------------------------------------------------------
@@ -196,6 +189,7 @@ class _NumpyEngine:
         return self._trim(self._blocks(blocks), before)
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        _check_values_numpy(x)
         n = self.n
         frames = x.shape[1]
         parts = []
@@ -256,6 +250,7 @@ class _IdentityEngine:
         self.channels = channels
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        _check_values_numpy(x)
         return x.copy()
 
     def flush(self) -> np.ndarray:
@@ -265,7 +260,59 @@ class _IdentityEngine:
         pass
 
 
+# --- the two implementations --------------------------------------------------------
+
+
+class ResampleKernel:
+    """Resampling bound to one implementation (an entry of :data:`TABLE`).
+
+    Its methods trust their arguments (rates checked with :func:`check_rates`,
+    a known preset, C-contiguous float32 (channels, frames) input of 1 to
+    4096 channels); the sample values are still checked (finite, magnitude
+    at most 1e30), by the engines themselves.
+
+    Attributes:
+        impl: ``"python"`` or ``"native"``.
+    """
+
+    __slots__ = ("impl", "_mod")
+
+    def __init__(self, impl: str, mod: Any = None) -> None:
+        self.impl = impl
+        self._mod = mod
+
+    def stream(self, in_rate: int, out_rate: int, channels: int, quality: str) -> Any:
+        """A fresh stream engine: ``process(x)``, ``flush()``, ``reset()``, ``delay``."""
+        if in_rate == out_rate:
+            return _IdentityEngine(channels)
+        plan = design.make_plan(in_rate, out_rate, quality)
+        if self._mod is not None:
+            return self._mod.ResampleStream(in_rate, out_rate, plan.block_in, plan.window, channels)
+        return _NumpyEngine(plan, channels)
+
+    def resample(self, x: np.ndarray, in_rate: int, out_rate: int, quality: str) -> np.ndarray:
+        """A whole signal: (channels, round(frames * out_rate / in_rate)) float32."""
+        if in_rate == out_rate:
+            _check_values_numpy(x)
+            return x.copy()
+        plan = design.make_plan(in_rate, out_rate, quality)
+        if self._mod is not None:
+            return self._mod.resample_f32(x, in_rate, out_rate, plan.block_in, plan.window)
+        engine = _NumpyEngine(plan, x.shape[0])
+        head = engine.process(x)
+        return np.concatenate([head, engine.flush()], axis=1)
+
+
+#: The implementations of the ``resample`` family (see :func:`remotemedia.kernels.impl_table`).
+TABLE = impl_table("resample", python=ResampleKernel("python"), native=lambda mod: ResampleKernel("native", mod))
+
+
 # --- public API -------------------------------------------------------------------------
+
+
+def _check_channels(x: np.ndarray) -> None:
+    if x.shape[0] > MAX_CHANNELS:
+        raise KernelInputError("samples", f"1 to {MAX_CHANNELS} channels", x.shape[0])
 
 
 def resample(samples: np.ndarray, in_rate: int, out_rate: int, quality: str = "high", *,
@@ -288,25 +335,13 @@ def resample(samples: np.ndarray, in_rate: int, out_rate: int, quality: str = "h
     Raises:
         KernelInputError: bad dtype, shape, rate, quality or sample values.
     """
-    impl = check_impl(impl, "resample")
-    one_d = isinstance(samples, np.ndarray) and samples.ndim == 1
-    x = _as_f32_2d(samples)
-    if x.shape[0] > MAX_CHANNELS:
-        raise KernelInputError("samples", f"1 to {MAX_CHANNELS} channels", x.shape[0])
-    in_rate, out_rate = _check_rates(in_rate, out_rate)
+    kernel = TABLE.select(impl)
+    x = _check_float_2d(samples)
+    _check_channels(x)
+    in_rate, out_rate = check_rates(in_rate, out_rate)
     quality = check_quality(quality)
-    if in_rate == out_rate:
-        _check_values_numpy(x)
-        out = x.copy()
-    elif impl == "native":
-        plan = design.make_plan(in_rate, out_rate, quality)
-        out = _native_call(_native.module().resample_f32, x, in_rate, out_rate, plan.block_in, plan.window)
-    else:
-        _check_values_numpy(x)
-        engine = _NumpyEngine(design.make_plan(in_rate, out_rate, quality), x.shape[0])
-        head = engine.process(x)
-        out = np.concatenate([head, engine.flush()], axis=1)
-    return out[0] if one_d else out
+    out = kernel.resample(as_f32(x), in_rate, out_rate, quality)
+    return out[0] if samples.ndim == 1 else out
 
 
 class Resampler:
@@ -330,22 +365,15 @@ class Resampler:
 
     def __init__(self, in_rate: int, out_rate: int, channels: int = 1, quality: str = "high", *,
                  impl: Optional[str] = None) -> None:
-        self.impl = check_impl(impl, "resample")
-        self.in_rate, self.out_rate = _check_rates(in_rate, out_rate)
+        kernel = TABLE.select(impl)
+        self.impl = kernel.impl
+        self.in_rate, self.out_rate = check_rates(in_rate, out_rate)
         self.quality = check_quality(quality)
         if isinstance(channels, (bool, np.bool_)) or not isinstance(channels, (int, np.integer)) \
                 or not 1 <= int(channels) <= MAX_CHANNELS:
             raise KernelInputError("channels", f"an int from 1 to {MAX_CHANNELS}", repr(channels))
         self.channels = int(channels)
-        if self.in_rate == self.out_rate:
-            self._engine: Any = _IdentityEngine(self.channels)
-        else:
-            plan = design.make_plan(self.in_rate, self.out_rate, self.quality)
-            if self.impl == "native":
-                self._engine = _native.module().ResampleStream(self.in_rate, self.out_rate, plan.block_in,
-                                                               plan.window, self.channels)
-            else:
-                self._engine = _NumpyEngine(plan, self.channels)
+        self._engine = kernel.stream(self.in_rate, self.out_rate, self.channels, self.quality)
         self.delay = int(self._engine.delay)
         self._one_d: Optional[bool] = None
 
@@ -360,17 +388,20 @@ class Resampler:
             float32 output frames, (channels, n) or (n,) like the chunk; n
             varies from call to call (0 while the first block fills).
         """
-        one_d = isinstance(chunk, np.ndarray) and chunk.ndim == 1
-        x = _as_f32_2d(chunk)
+        x = _check_float_2d(chunk)
         if x.shape[0] != self.channels:
             raise KernelInputError("samples", f"{self.channels} channel(s)", f"shape {chunk.shape}")
-        self._one_d = one_d
-        if self.impl == "native" and not isinstance(self._engine, _IdentityEngine):
-            out = _native_call(self._engine.process, x)
-        else:
-            _check_values_numpy(x)
-            out = self._engine.process(x)
+        one_d = self._one_d = chunk.ndim == 1
+        out = self._engine.process(as_f32(x))
         return out[0] if one_d else out
+
+    def process_f32(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`process` for input already checked: C-contiguous float32 (channels, frames) of ``channels``.
+
+        Returns:
+            float32 (channels, n); sample values are still checked.
+        """
+        return self._engine.process(x)
 
     def flush(self) -> np.ndarray:
         """Ends the stream: returns the remaining output and resets the state.

@@ -1,9 +1,13 @@
 """From per-frame VAD decisions to speech segments.
 
-A small streaming state machine over frames (pure Python: it touches one
-value per 10-30 ms frame, so it is nowhere near a hot loop and has no native
-twin). Whole-signal segmentation feeds the same machine, so any chunking of
-the decisions gives the same segments.
+A small streaming state machine over frames (pure Python; a Rust twin is
+planned for the fused native path). It steps over runs of equal decisions,
+not over frames: a run of speech or silence costs the same whatever its
+length, except that the open segment keeps one energy value per frame (for
+placing cuts). Pushing a few frames at a time (a 20 ms chunk gives 0 or 1
+frame) steps them one by one, which is cheaper there than finding runs.
+Whole-signal segmentation feeds the same machine, so any chunking of the
+decisions gives the same segments.
 
 Rules, in order:
 
@@ -24,11 +28,14 @@ Rules, in order:
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from remotemedia.errors import KernelInputError
+
+#: Pushes of at least this many frames step over runs; shorter ones frame by frame.
+_RUNS_FROM = 16
 
 
 class Segment(NamedTuple):
@@ -57,6 +64,38 @@ def _non_negative(value: object, parameter: str, node_id: Optional[str]) -> floa
     return float(value)
 
 
+def tracker_params(frame_length: int, sample_rate: int, *, min_speech_ms: float = 250.0,
+                   min_silence_ms: float = 300.0, pre_roll_ms: float = 100.0, post_roll_ms: float = 100.0,
+                   max_segment_s: float = 30.0, node_id: Optional[str] = None) -> Tuple[int, ...]:
+    """Validates :class:`SegmentTracker`'s arguments and converts them to frames and samples.
+
+    Returns:
+        ``(frame_length, sample_rate, min_speech_frames, min_silence_frames,
+        pre_roll, post_roll, max_frames)``: rolls in samples, ``max_frames`` 0
+        for no limit.
+
+    Raises:
+        KernelInputError: a value out of range (naming ``node_id``).
+    """
+    if isinstance(frame_length, bool) or not isinstance(frame_length, (int, np.integer)) or frame_length < 1:
+        raise KernelInputError("frame_length", "an int >= 1", repr(frame_length), node_id=node_id)
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
+        raise KernelInputError("sample_rate", "an int >= 1 (Hz)", repr(sample_rate), node_id=node_id)
+    frame_length, sample_rate = int(frame_length), int(sample_rate)
+    frame_s = frame_length / sample_rate
+    min_speech_frames = math.ceil(_non_negative(min_speech_ms, "min_speech_ms", node_id) / 1000 / frame_s - 1e-9)
+    min_silence_frames = max(1, math.ceil(_non_negative(min_silence_ms, "min_silence_ms", node_id) / 1000
+                                          / frame_s - 1e-9))
+    pre_roll = round(_non_negative(pre_roll_ms, "pre_roll_ms", node_id) * sample_rate / 1000)
+    post_roll = round(_non_negative(post_roll_ms, "post_roll_ms", node_id) * sample_rate / 1000)
+    max_s = _non_negative(max_segment_s, "max_segment_s", node_id)
+    max_frames = int(max_s / frame_s + 1e-9) if max_s > 0 else 0
+    if max_s > 0 and max_frames < 2:
+        raise KernelInputError("max_segment_s", f"at least two frames ({2 * frame_s:g} s)", max_segment_s,
+                               node_id=node_id)
+    return frame_length, sample_rate, min_speech_frames, min_silence_frames, pre_roll, post_roll, max_frames
+
+
 class SegmentTracker:
     """Streaming segmenter: push decisions as they come, ``finish`` at the end.
 
@@ -74,24 +113,14 @@ class SegmentTracker:
     def __init__(self, frame_length: int, sample_rate: int, *, min_speech_ms: float = 250.0,
                  min_silence_ms: float = 300.0, pre_roll_ms: float = 100.0, post_roll_ms: float = 100.0,
                  max_segment_s: float = 30.0, node_id: Optional[str] = None) -> None:
-        if isinstance(frame_length, bool) or not isinstance(frame_length, (int, np.integer)) or frame_length < 1:
-            raise KernelInputError("frame_length", "an int >= 1", repr(frame_length), node_id=node_id)
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
-            raise KernelInputError("sample_rate", "an int >= 1 (Hz)", repr(sample_rate), node_id=node_id)
-        self.frame_length = int(frame_length)
-        self.sample_rate = int(sample_rate)
-        frame_s = self.frame_length / self.sample_rate
-        self.min_speech_frames = math.ceil(_non_negative(min_speech_ms, "min_speech_ms", node_id) / 1000 / frame_s
-                                           - 1e-9)
-        self.min_silence_frames = max(1, math.ceil(_non_negative(min_silence_ms, "min_silence_ms", node_id) / 1000
-                                                   / frame_s - 1e-9))
-        self.pre_roll = round(_non_negative(pre_roll_ms, "pre_roll_ms", node_id) * self.sample_rate / 1000)
-        self.post_roll = round(_non_negative(post_roll_ms, "post_roll_ms", node_id) * self.sample_rate / 1000)
-        max_s = _non_negative(max_segment_s, "max_segment_s", node_id)
-        self.max_frames = int(max_s / frame_s + 1e-9) if max_s > 0 else 0
-        if max_s > 0 and self.max_frames < 2:
-            raise KernelInputError("max_segment_s", f"at least two frames ({2 * frame_s:g} s)", max_segment_s,
-                                   node_id=node_id)
+        (self.frame_length, self.sample_rate, self.min_speech_frames, self.min_silence_frames, self.pre_roll,
+         self.post_roll, self.max_frames) = tracker_params(
+            frame_length, sample_rate, min_speech_ms=min_speech_ms, min_silence_ms=min_silence_ms,
+            pre_roll_ms=pre_roll_ms, post_roll_ms=post_roll_ms, max_segment_s=max_segment_s, node_id=node_id)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the state of a new tracker (same parameters): no frames seen, nothing held."""
         self._frame = 0  # index of the next frame
         self._open_start: Optional[int] = None
         self._open_is_cut = False
@@ -114,11 +143,53 @@ class SegmentTracker:
         en = None if energy is None else np.asarray(energy, dtype=np.float64).reshape(-1)
         if en is not None and en.size != dec.size:
             raise KernelInputError("energy", f"{dec.size} values (one per decision)", en.size)
-        for k, d in enumerate(dec.tolist()):
-            self._step(bool(d), 0.0 if en is None else float(en[k]))
+        if not dec.size:
+            return []  # nothing new is covered, so nothing new is released
+        if dec.size < _RUNS_FROM:
+            energies = [0.0] * dec.size if en is None else en.tolist()
+            for d, e in zip(dec.tolist(), energies):
+                self._step(bool(d), e)
+        else:
+            self._runs(dec != 0, en)
         # The newest frame may be the zero-padded end of the signal, so only samples
         # before it are known to exist; later segment ends wait for finish().
         return self._release(max(0, self._frame - 1) * self.frame_length)
+
+    def _runs(self, speech: np.ndarray, en: Optional[np.ndarray]) -> None:
+        """What :meth:`_step` does frame by frame, one run of equal decisions at a time."""
+        n = speech.size
+        base = self._frame
+        bounds = (np.flatnonzero(speech[1:] != speech[:-1]) + 1).tolist()
+        starts = [0] + bounds
+        for a, b, is_speech in zip(starts, bounds + [n], speech[starts].tolist()):
+            i0, i1 = base + a, base + b  # this run's frames, absolute
+            if is_speech:
+                if self._open_start is None:  # opens at the run's first frame (no cut check there)
+                    self._open_start, self._open_is_cut = i0, False
+                    self._energy = [0.0 if en is None else float(en[a])]
+                    i0 += 1
+                while self.max_frames:  # every cut inside the run, in order
+                    j = max(i0, self._open_start + self.max_frames)  # first frame that is too long
+                    if j >= i1:
+                        break
+                    self._extend(en, i0 - base, j + 1 - base)
+                    self._last_speech = j
+                    self._cut()
+                    i0 = j + 1
+                self._extend(en, i0 - base, b)
+                self._last_speech = i1 - 1
+            elif self._open_start is not None:
+                j = max(i0, self._last_speech + self.min_silence_frames)  # the frame that closes it
+                if j < i1:
+                    self._close(cut_end=False)
+                else:
+                    self._extend(en, a, b)
+        self._frame = base + n
+
+    def _extend(self, en: Optional[np.ndarray], a: int, b: int) -> None:
+        """Appends the energies of pushed frames a..b-1 (relative to the push) to the open piece's."""
+        if b > a:
+            self._energy.extend([0.0] * (b - a) if en is None else en[a:b].tolist())
 
     def _step(self, speech: bool, energy: float) -> None:
         i = self._frame

@@ -1,50 +1,36 @@
-"""Audio nodes backed by kernels (remotemedia 1.x signatures)."""
+"""Audio nodes backed by kernels (remotemedia 1.x signatures).
+
+Each node binds its kernel implementations when it is built (see
+:class:`~remotemedia.nodes.kernel_node.KernelNode`), checks its input once
+(:func:`~remotemedia.audio.coerce_audio`: an :class:`~remotemedia.audio.AudioBuffer`
+is trusted, a 1.x tuple is checked) and calls the kernels' unchecked entry
+points. Audio outputs are AudioBuffers, which unpack like the 1.x
+``(samples, sample_rate)`` tuples.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from remotemedia.audio import coerce_audio
+from remotemedia.audio import AudioBuffer, coerce_audio, mix_down
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import convert, resample, resolve_impl
-from remotemedia.nodes.base import Node
+from remotemedia.kernels import convert, mix, resample, vad
+from remotemedia.kernels.segments import Segment, SegmentTracker, tracker_params
+from remotemedia.nodes.kernel_node import KernelNode
 from remotemedia.nodes.registry import register_node
 
+__all__ = ["KernelNode", "FormatConverterNode", "AudioResampleNode", "MonoMixNode", "VADNode"]
 
-class KernelNode(Node):
-    """A node whose work is done by a kernel family.
+_trusted = AudioBuffer.trusted
+_I16 = np.dtype(np.int16)
+_F32 = np.dtype(np.float32)
 
-    Args:
-        runtime_hint: ``auto`` (the class default chosen at import), ``native``
-            (alias ``rust``; fails loudly when native is missing) or ``python``.
-        name: node id.
 
-    Attributes:
-        impl: ``"native"`` or ``"python"``, what this instance runs.
-        impl_reason: why.
-    """
-
-    def __init__(self, runtime_hint: str = "auto", name: Optional[str] = None, **kwargs: Any) -> None:
-        super().__init__(name=name, **kwargs)
-        self.runtime_hint = runtime_hint
-        assert self.kernel_family is not None
-        self.impl, self.impl_reason = resolve_impl(self.kernel_family, runtime_hint, node_id=self.name)
-
-    def with_impl(self, impl: str) -> "KernelNode":
-        """A copy of this node bound to ``impl`` (``"python"`` or ``"native"``), without stream state.
-
-        The node itself is not changed (another run may be using it).
-        """
-        import copy
-
-        clone = copy.copy(self)
-        clone.impl, clone.impl_reason = resolve_impl(self.kernel_family, impl, node_id=self.name)
-        reset = getattr(clone, "reset", None)
-        if callable(reset):
-            reset()
-        return clone
+def _convert_kernel(impl: str) -> convert.ConvertKernel:
+    """The conversion a node of another family runs inside (numpy when native lacks it: same bits)."""
+    return convert.TABLE.get(impl) or convert.TABLE["python"]
 
 
 @register_node
@@ -56,10 +42,11 @@ class FormatConverterNode(KernelNode):
         runtime_hint: see :class:`KernelNode`.
         name: node id.
 
-    ``process((samples, sample_rate))`` returns ``(array (channels, n), sample_rate)``
-    of the target dtype; input already in the target format is returned as is.
-    The number of clipped samples of the last call is in ``last_clipped`` and
-    the running total in ``total_clipped``.
+    ``process((samples, sample_rate))`` returns an AudioBuffer ``(array
+    (channels, n), sample_rate)`` of the target dtype; input already in the
+    target format is returned as is (the same array). The number of clipped
+    samples of the last call is in ``last_clipped`` and the running total in
+    ``total_clipped``.
     """
 
     kernel_family = "convert"
@@ -73,12 +60,15 @@ class FormatConverterNode(KernelNode):
         self.last_clipped = 0
         self.total_clipped = 0
 
-    def process(self, data: Any) -> Tuple[np.ndarray, int]:
+    def _bind(self, impl: str) -> None:
+        self._convert = convert.TABLE[impl]
+
+    def process(self, data: Any) -> AudioBuffer:
         samples, sample_rate = coerce_audio(data, node_id=self.name)
-        result = convert.convert_format(samples, self.target_format, impl=self.impl)
-        self.last_clipped = result.clipped
-        self.total_clipped += result.clipped
-        return result.samples, sample_rate
+        samples, clipped = self._convert.convert(samples, self.target_format)
+        self.last_clipped = clipped
+        self.total_clipped += clipped
+        return _trusted(samples, sample_rate)
 
 
 @register_node
@@ -93,10 +83,10 @@ class AudioResampleNode(KernelNode):
         name: node id.
 
     ``process((samples, sample_rate))`` resamples one whole signal and returns
-    ``(float32 array (channels, round(frames * target / sample_rate)),
-    target_sample_rate)``; 1-D input is mono and comes out as (1, n). Integer
-    input is first converted to float32 by the convert kernel's rules (divided
-    by 2^15 or 2^31); float64 is rounded to float32.
+    an AudioBuffer ``(float32 array (channels, round(frames * target /
+    sample_rate)), target_sample_rate)``; 1-D input is mono and comes out as
+    (1, n). Integer input is first converted to float32 by the convert
+    kernel's rules (divided by 2^15 or 2^31); float64 is rounded to float32.
 
     Streaming: ``process_chunk((samples, sample_rate))`` feeds one chunk of a
     stream and returns ``(output available so far, target_sample_rate)``; the
@@ -115,44 +105,55 @@ class AudioResampleNode(KernelNode):
 
     def __init__(self, target_sample_rate: int = 16000, quality: str = "high", runtime_hint: str = "auto",
                  name: Optional[str] = None, **kwargs: Any) -> None:
+        self._stream: Optional[resample.Resampler] = None
         super().__init__(runtime_hint=runtime_hint, name=name, **kwargs)
         self.target_sample_rate = resample.check_rate(target_sample_rate, "target_sample_rate", node_id=self.name)
         self.quality = resample.check_quality(quality, node_id=self.name)
-        self._stream: Optional[resample.Resampler] = None
+        self._rates_ok: set = set()  # input rates already checked against the target
+
+    def _bind(self, impl: str) -> None:
+        self._resample = resample.TABLE[impl]
+        self._convert = _convert_kernel(impl)
+        self._stream = None
 
     def _float32(self, data: Any) -> Tuple[np.ndarray, int]:
         samples, sample_rate = coerce_audio(data, node_id=self.name)
         if samples.dtype.kind == "i":
-            samples = convert.convert_format(samples, "f32", impl=self.impl).samples
-        return samples, sample_rate
+            samples = self._convert.convert(samples, "f32").samples
+        return resample.as_f32(samples), sample_rate
 
-    def process(self, data: Any) -> Tuple[np.ndarray, int]:
-        samples, sample_rate = self._float32(data)
-        out = resample.resample(samples, sample_rate, self.target_sample_rate, self.quality, impl=self.impl)
-        return out, self.target_sample_rate
+    def process(self, data: Any) -> AudioBuffer:
+        x, sample_rate = self._float32(data)
+        target = self.target_sample_rate
+        if x.shape[0] > resample.MAX_CHANNELS:
+            raise KernelInputError("samples", f"1 to {resample.MAX_CHANNELS} channels", x.shape[0])
+        if sample_rate not in self._rates_ok:
+            resample.check_rates(sample_rate, target)
+            self._rates_ok.add(sample_rate)
+        return _trusted(self._resample.resample(x, sample_rate, target, self.quality), target)
 
-    def process_chunk(self, data: Any) -> Tuple[np.ndarray, int]:
+    def process_chunk(self, data: Any) -> AudioBuffer:
         """Feeds one chunk of a stream; returns ``(float32 (channels, n), target_sample_rate)``."""
-        samples, sample_rate = self._float32(data)
+        x, sample_rate = self._float32(data)
         stream = self._stream
         if stream is None:
-            stream = resample.Resampler(sample_rate, self.target_sample_rate, samples.shape[0], self.quality,
-                                        impl=self.impl)
+            stream = resample.Resampler(sample_rate, self.target_sample_rate, x.shape[0], self.quality,
+                                        impl=self._resample.impl)
             self._stream = stream
         elif sample_rate != stream.in_rate:
             raise KernelInputError("sample_rate", f"{stream.in_rate} Hz (as earlier in this stream)", sample_rate,
                                    node_id=self.name)
-        elif samples.shape[0] != stream.channels:
+        elif x.shape[0] != stream.channels:
             raise KernelInputError("audio", f"{stream.channels} channel(s) (as earlier in this stream)",
-                                   samples.shape[0], node_id=self.name)
-        return stream.process(samples), self.target_sample_rate
+                                   x.shape[0], node_id=self.name)
+        return _trusted(stream.process_f32(x), self.target_sample_rate)
 
-    def flush(self) -> Tuple[np.ndarray, int]:
+    def flush(self) -> AudioBuffer:
         """Ends the stream; returns ``(the remaining float32 (channels, n), target_sample_rate)``."""
         stream, self._stream = self._stream, None
         if stream is None:
-            return np.zeros((1, 0), dtype=np.float32), self.target_sample_rate
-        return stream.flush(), self.target_sample_rate
+            return _trusted(np.zeros((1, 0), dtype=np.float32), self.target_sample_rate)
+        return _trusted(stream.flush(), self.target_sample_rate)
 
     def reset(self) -> None:
         """Drops the stream state (the next chunk starts a new stream)."""
@@ -164,8 +165,36 @@ class AudioResampleNode(KernelNode):
         return 0 if self._stream is None else self._stream.delay
 
 
-_SEGMENT_DEFAULTS = {"min_speech_ms": 250.0, "min_silence_ms": 300.0, "pre_roll_ms": 100.0, "post_roll_ms": 100.0,
-                     "max_segment_s": 30.0}
+@register_node
+class MonoMixNode(KernelNode):
+    """Mixes every channel down to one (the mean of the channels).
+
+    Args:
+        runtime_hint: implementation of the mix kernel (see :class:`KernelNode`).
+        name: node id.
+
+    ``process((samples, sample_rate))`` returns an AudioBuffer ``(samples (1,
+    frames), sample_rate)`` of the input's dtype: float input is averaged in
+    float64 and cast back; integer input is averaged and rounded half to even
+    (see :meth:`remotemedia.audio.AudioBuffer.to_mono` and
+    :mod:`remotemedia.kernels.mix`). Mono input is returned as is. Each frame
+    is mixed on its own, so any chunking gives the same samples (the node is
+    stateless).
+    """
+
+    kernel_family = "mix"
+    input_types = {"audio": "audio"}
+    output_types = {"audio": "audio"}
+
+    def __init__(self, runtime_hint: str = "auto", name: Optional[str] = None) -> None:
+        super().__init__(runtime_hint=runtime_hint, name=name)
+
+    def _bind(self, impl: str) -> None:
+        self._mix = mix.TABLE[impl]
+
+    def process(self, data: Any) -> AudioBuffer:
+        samples, sample_rate = coerce_audio(data, node_id=self.name)
+        return _trusted(mix_down(samples, self._mix), sample_rate)
 
 
 @register_node
@@ -186,10 +215,11 @@ class VADNode(KernelNode):
             fraction of the frames are speech.
 
     ``process((audio, sample_rate))`` treats its input as one whole clip (a
-    fresh detector per call) and returns ``(audio (channels, frames), sample_rate,
-    info)`` with ``info`` keys ``is_speech`` (bool), ``speech_frames``,
-    ``total_frames``, ``speech_ratio``, ``frame_ms``, ``backend``, ``mode``
-    (WebRTC aggressiveness; None for the energy backend), ``implementation``, ``decisions`` (uint8 per frame) and, with
+    fresh detector state per call) and returns ``(audio (channels, frames),
+    sample_rate, info)`` with ``info`` keys ``is_speech`` (bool),
+    ``speech_frames``, ``total_frames``, ``speech_ratio``, ``frame_ms``,
+    ``backend``, ``mode`` (WebRTC aggressiveness; None for the
+    energy backend), ``implementation``, ``decisions`` (uint8 per frame) and, with
     ``segments=True``, ``segments`` (list of dicts with ``start``/``end`` in
     samples and ``start_s``/``end_s`` in seconds, at the input's sample rate).
     Multi-channel input is mixed to mono for detection; the audio is returned
@@ -212,13 +242,11 @@ class VADNode(KernelNode):
                  min_speech_ms: float = 250.0, min_silence_ms: float = 300.0, pre_roll_ms: float = 100.0,
                  post_roll_ms: float = 100.0, max_segment_s: float = 30.0, speech_ratio_threshold: float = 0.5,
                  **kwargs: Any) -> None:
-        from remotemedia.kernels import vad as vad_kernels
-        from remotemedia.kernels.segments import SegmentTracker
-
         if backend not in ("energy", "webrtc"):
             raise KernelInputError("backend", "'energy' or 'webrtc'", repr(backend), node_id=name or "VADNode")
         self.backend = backend
         self.kernel_family = "webrtc_vad" if backend == "webrtc" else "energy_vad"  # per instance
+        self._stream: Optional[_VadStream] = None
         super().__init__(runtime_hint=runtime_hint, name=name, **kwargs)
         self.frame_duration_ms = frame_duration_ms
         self.energy_threshold = energy_threshold
@@ -228,37 +256,87 @@ class VADNode(KernelNode):
         self.segment_params = {"min_speech_ms": min_speech_ms, "min_silence_ms": min_silence_ms,
                                "pre_roll_ms": pre_roll_ms, "post_roll_ms": post_roll_ms,
                                "max_segment_s": max_segment_s}
-        # Validate everything now, before anything runs, with a probe detector at 16 kHz.
+        # Everything is checked now, before anything runs (as a 16 kHz detector would check it).
         if backend == "webrtc":
-            vad_kernels.WebRtcVad(16000, mode, frame_duration_ms, impl=self.impl, node_id=self.name)
+            vad.check_webrtc_params(mode, frame_duration_ms, self.name)
         else:
-            vad_kernels.EnergyVad(16000, frame_duration_ms, energy_threshold, impl=self.impl, node_id=self.name)
-        SegmentTracker(480, 16000, node_id=self.name, **self.segment_params)
-        self._stream: Optional[_VadStream] = None
+            vad.check_energy_params(frame_duration_ms, energy_threshold, self.name)
+        tracker_params(480, 16000, node_id=self.name, **self.segment_params)
 
-    def _new_stream(self, sample_rate: int) -> "_VadStream":
-        return _VadStream(self, sample_rate)
+    def _bind(self, impl: str) -> None:
+        self._mix = mix.TABLE[impl]
+        self._convert = _convert_kernel(impl)
+        self._stream = None
+        self._clips: Dict[int, List[_VadStream]] = {}  # sample rate -> idle detectors process() reuses
 
     def process(self, data: Any) -> Tuple[np.ndarray, int, dict]:
-        samples, sample_rate = coerce_audio(data, node_id=self.name)
-        stream = self._new_stream(sample_rate)
-        stream.feed(samples)
-        stream.finish()
-        return samples, sample_rate, stream.info()
+        samples, sample_rate = coerce_audio(data, self.name)
+        # A detector per rate, reset for every clip (not rebuilt). Detectors wait in a list per rate;
+        # list.pop / list.append are atomic, so calls that overlap (threads, two runs sharing the
+        # node) never share one: a call that finds none idle builds its own.
+        idle = self._clips.get(sample_rate)
+        try:
+            clip = idle.pop()  # type: ignore[union-attr]
+        except (AttributeError, IndexError):  # no list for this rate yet, or every detector busy
+            clip = _VadStream(self, sample_rate, self.segments)
+        decide = clip.decide_clip
+        if decide is not None and samples.shape[0] == 1:
+            # WebRTC at its own rate, no segments, mono: one kernel call from a fresh state
+            # (it takes the (1, frames) array, strided too, copying once then).
+            if samples.dtype is not _I16:
+                decisions = decide(self._convert.convert(samples, "i16").samples, clip.engine_frame, clip.group)
+            else:
+                decisions = decide(samples, clip.engine_frame, clip.group)
+            segments: Sequence[Segment] = ()
+        else:
+            decisions, segments = clip.run_clip(samples)
+            segments = list(segments)  # the detector's list is reset when it is used again
+        if idle is None:
+            if len(self._clips) >= 8:
+                self._clips.clear()
+            self._clips[sample_rate] = [clip]
+        elif len(idle) < 4:
+            idle.append(clip)  # only after the call went through: a failed call's detector is dropped
+        # _info's dict, built here without the extra call (this is the per-frame hot path).
+        total = decisions.size
+        speech = int(np.count_nonzero(decisions)) if total > 8 else sum(decisions.tolist())
+        ratio = speech / total if total else 0.0
+        info = {"is_speech": ratio > self.speech_ratio_threshold, "speech_frames": speech, "total_frames": total,
+                "speech_ratio": ratio, "frame_ms": self.frame_duration_ms, "backend": self.backend,
+                "mode": self.mode if self.backend == "webrtc" else None, "implementation": self._impl,
+                "decisions": decisions}
+        if self.segments:
+            info["segments"] = [s.to_dict() for s in segments]
+        return samples, sample_rate, info
+
+    def _info(self, decisions: np.ndarray, segments: Sequence[Segment]) -> dict:
+        """The info of ``process`` (and of ``flush``, for the whole stream); ``process`` builds the same inline."""
+        total = decisions.size
+        # count_nonzero has a fixed cost that a few frames (one 30 ms clip: one) do not need.
+        speech = int(np.count_nonzero(decisions)) if total > 8 else sum(decisions.tolist())
+        ratio = speech / total if total else 0.0
+        info = {"is_speech": ratio > self.speech_ratio_threshold, "speech_frames": speech, "total_frames": total,
+                "speech_ratio": ratio, "frame_ms": self.frame_duration_ms, "backend": self.backend,
+                "mode": self.mode if self.backend == "webrtc" else None, "implementation": self._impl,
+                "decisions": decisions}
+        if self.segments:
+            info["segments"] = [s.to_dict() for s in segments]
+        return info
 
     def process_chunk(self, data: Any) -> Tuple[np.ndarray, int, dict]:
         """Streaming: feeds one chunk; returns it with the decisions and the
         segments completed so far (``info["new_segments"]``); ``info["keep_from"]``
         is the first sample of the stream that a later segment may include."""
         samples, sample_rate = coerce_audio(data, node_id=self.name)
-        if self._stream is None:
-            self._stream = self._new_stream(sample_rate)
-        elif self._stream.sample_rate != sample_rate:
-            raise KernelInputError("sample_rate", f"{self._stream.sample_rate} Hz (the stream's rate)", sample_rate,
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = _VadStream(self, sample_rate, track=True)
+        elif stream.sample_rate != sample_rate:
+            raise KernelInputError("sample_rate", f"{stream.sample_rate} Hz (the stream's rate)", sample_rate,
                                    node_id=self.name)
-        new_dec, new_seg = self._stream.feed(samples)
+        new_dec, new_seg = stream.feed(samples)
         return samples, sample_rate, {"decisions": new_dec, "new_segments": [s.to_dict() for s in new_seg],
-                                      "keep_from": self._stream.keep_from()}
+                                      "keep_from": stream.keep_from()}
 
     def flush(self) -> dict:
         """Streaming: ends the stream; returns the whole stream's info (as ``process`` does)
@@ -267,7 +345,7 @@ class VADNode(KernelNode):
             return {}
         stream, self._stream = self._stream, None
         new_dec, new_seg = stream.finish()
-        info = stream.info()
+        info = self._info(stream.all_decisions(), stream.segments)
         info["new_segments"] = [s.to_dict() for s in new_seg]
         info["flushed_decisions"] = new_dec
         return info
@@ -278,126 +356,151 @@ class VADNode(KernelNode):
 
 
 class _VadStream:
-    """One stream's detector, resampler (if needed), decisions and segments."""
+    """One stream's (or the reused clip's) detector, resampler (if needed), energies, decisions and segments.
 
-    def __init__(self, node: VADNode, sample_rate: int) -> None:
-        from remotemedia.kernels import vad as vad_kernels
-        from remotemedia.kernels.segments import SegmentTracker
+    Args:
+        node: the VADNode (its parameters, checked, and its bound kernels).
+        sample_rate: the stream's rate (Hz).
+        track: run the segment tracker (streams always do; a clip when the node reports segments).
+    """
 
-        self.node = node
+    def __init__(self, node: VADNode, sample_rate: int, track: bool) -> None:
+        impl = node.impl
         self.sample_rate = sample_rate
-        self.total_samples = 0
-        self.resampler = None
+        self._mix = node._mix
+        self._convert = node._convert
+        self._webrtc = node.backend == "webrtc"
+        self.resampler: Optional[resample.Resampler] = None
         det_rate = sample_rate
-        if node.backend == "webrtc" and sample_rate not in vad_kernels.VALID_RATES:
+        if self._webrtc and sample_rate not in vad.VALID_RATES:
             det_rate = 16000
-            self.resampler = _make_resampler(sample_rate, det_rate, node)
+            self.resampler = resample.Resampler(sample_rate, det_rate, 1, impl=impl)
         self.det_rate = det_rate
-        if node.backend == "webrtc":
-            self.detector = vad_kernels.WebRtcVad(det_rate, node.mode, node.frame_duration_ms, impl=node.impl,
-                                                  node_id=node.name)
+        self.detector: Any
+        if self._webrtc:
+            self.detector = vad.WebRtcVad(det_rate, node.mode, node.frame_duration_ms, impl=impl, node_id=node.name)
         else:
-            self.detector = vad_kernels.EnergyVad(det_rate, node.frame_duration_ms, node.energy_threshold,
-                                                  impl=node.impl, node_id=node.name)
-        # Energy of each frame, for placing segment cuts (numpy in both implementations: same values).
-        self.energy_frame = vad_kernels.EnergyVad(det_rate, node.frame_duration_ms, 0.0, impl="python",
-                                                  node_id=node.name)
-        self.tracker = SegmentTracker(self.detector.frame_length, det_rate, node_id=node.name, **node.segment_params)
-        self.decisions: list = []
-        self.segments: list = []
+            self.detector = vad.EnergyVad(det_rate, node.frame_duration_ms, node.energy_threshold, impl=impl,
+                                          node_id=node.name)
+        self.tracker = SegmentTracker(self.detector.frame_length, det_rate, node_id=node.name,
+                                      **node.segment_params) if track else None
+        # Energy of each frame places segment cuts: only needed with a tracker that cuts. The energy
+        # backend has it already; the energy kernel gives the same bits in both implementations.
+        self.energy = None
+        if self._webrtc and self.tracker is not None and self.tracker.max_frames:
+            self.energy = vad.EnergyVad(det_rate, node.frame_duration_ms, 0.0,
+                                        impl=impl if impl in vad.ENERGY_TABLE else "python")
+        # WebRTC at its own rate without segments: a whole clip is one kernel call (its detector's own
+        # decide_clip: fresh state, padded tail, 48 kHz grouping), used directly by VADNode.process.
+        self.decide_clip = None
+        if self._webrtc and self.resampler is None and self.tracker is None:
+            self.decide_clip = self.detector.engine_decide_clip
+            self.engine_frame, self.group = self.detector.engine_frame, self.detector.group
+        self.reset()
 
-    def _mono_float(self, samples: np.ndarray) -> np.ndarray:
-        from remotemedia.audio import AudioBuffer
-
-        mono = AudioBuffer(samples, self.sample_rate).to_mono(impl=self.node.impl).samples[0]
+    def reset(self) -> None:
+        self.detector.reset()
         if self.resampler is not None:
-            from remotemedia.kernels.convert import convert_format
+            self.resampler.reset()
+        if self.tracker is not None:
+            self.tracker.reset()
+        if self.energy is not None:
+            self.energy.reset()
+        self.total_samples = 0
+        self.decisions: List[np.ndarray] = []
+        self.segments: List[Segment] = []
 
-            mono = convert_format(mono, "f32", impl=self.node.impl).samples
-            mono = self.resampler.process(mono[np.newaxis, :])[0]
-        return mono
+    def _as(self, mono: np.ndarray, target: str, dtype: np.dtype) -> np.ndarray:
+        if mono.dtype is not dtype:
+            mono = self._convert.convert(mono, target).samples
+        return np.ascontiguousarray(mono)
 
-    def _track(self, dec: np.ndarray, mono: Optional[np.ndarray], flush: bool) -> list:
-        if flush:
-            _, energy = self.energy_frame.flush()
-        else:
-            _, energy = self.energy_frame.process(mono)
-        self.decisions.append(dec)
+    def _detect(self, mono: np.ndarray) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Decisions (and energies when needed) of the frames ``mono`` (1-D) completes."""
+        if self._webrtc:
+            dec = self.detector.process_i16(self._as(mono, "i16", _I16))
+            if self.energy is None:
+                return dec, None
+            return dec, self.energy.process_f32(self._as(mono, "f32", _F32))[1]
+        return self.detector.process_f32(self._as(mono, "f32", _F32))
+
+    def _track(self, dec: np.ndarray, energy: Optional[np.ndarray]) -> List[Segment]:
+        if dec.size:
+            self.decisions.append(dec)
+        if self.tracker is None:
+            return []
         return self.tracker.push(dec, energy)
 
-    @staticmethod
-    def _decisions(result: Any) -> np.ndarray:
-        # EnergyVad returns (decisions, rms); WebRtcVad returns decisions.
-        return result[0] if isinstance(result, tuple) else result
-
-    def feed(self, samples: np.ndarray) -> "tuple[np.ndarray, list]":
-        self.total_samples += samples.shape[-1]
-        mono = self._mono_float(samples)
-        dec = self._decisions(self.detector.process(mono))
-        new = self._track(dec, mono, flush=False)
-        if self.det_rate != self.sample_rate:  # segments are reported at the input's rate
-            new = [_rescale(s, self.det_rate, self.sample_rate, self.total_samples) for s in new]
-        self.segments += new
-        return dec, new
-
-    def finish(self) -> "tuple[np.ndarray, list]":
-        new: list = []
-        decs = []  # every decision made here: the resampler's tail's, then the padded last frame's
+    def feed(self, samples: np.ndarray) -> Tuple[np.ndarray, List[Segment]]:
+        """One chunk (channels, frames), checked; returns its decisions and the segments it completed."""
+        self.total_samples += samples.shape[1]
+        mono = mix_down(samples, self._mix)[0]
         if self.resampler is not None:
-            tail = self.resampler.flush()[0]
-            dec = self._decisions(self.detector.process(tail))
-            decs.append(dec)
-            new += self._track(dec, tail, flush=False)
-        dec = self._decisions(self.detector.flush())
-        decs.append(dec)
-        dec = np.concatenate(decs)
-        new += self._track(decs[-1], None, flush=True)
-        det_total = self.total_samples if self.resampler is None else \
-            int(round(self.total_samples * self.det_rate / self.sample_rate))
-        new += self.tracker.finish(det_total)
-        if self.det_rate != self.sample_rate:
-            new = [_rescale(s, self.det_rate, self.sample_rate, self.total_samples) for s in new]
-        self.segments += new
+            mono = self.resampler.process_f32(resample.as_f32(self._convert.convert(mono, "f32").samples[None]))[0]
+        dec, energy = self._detect(mono)
+        new = self._track(dec, energy)
+        if new:
+            new = self._at_input_rate(new)
+            self.segments += new
         return dec, new
+
+    def finish(self) -> Tuple[np.ndarray, List[Segment]]:
+        """Ends the stream: decisions of the resampler's tail and the padded last frame, the last segments."""
+        new: List[Segment] = []
+        decs = []
+        if self.resampler is not None:
+            dec, energy = self._detect(self.resampler.flush()[0])
+            decs.append(dec)
+            new += self._track(dec, energy)
+        if self._webrtc:
+            dec = self.detector.flush()
+            energy = None if self.energy is None else self.energy.flush()[1]
+        else:
+            dec, energy = self.detector.flush()
+        decs.append(dec)
+        new += self._track(dec, energy)
+        if self.tracker is not None:
+            det_total = self.total_samples if self.resampler is None else \
+                int(round(self.total_samples * self.det_rate / self.sample_rate))
+            new += self.tracker.finish(det_total)
+        new = self._at_input_rate(new)
+        self.segments += new
+        return (decs[0] if len(decs) == 1 else np.concatenate(decs)), new
+
+    def run_clip(self, samples: np.ndarray) -> Tuple[np.ndarray, List[Segment]]:
+        """Decisions and segments of one whole clip from a fresh state (``VADNode.process``)."""
+        if self.decide_clip is not None:  # WebRTC at its own rate, no segments: one call, nothing kept
+            mono = mix_down(samples, self._mix)[0]
+            return self.detector.decide_clip(self._as(mono, "i16", _I16)), []
+        self.reset()
+        self.feed(samples)
+        self.finish()
+        return self.all_decisions(), self.segments
+
+    def all_decisions(self) -> np.ndarray:
+        d = self.decisions
+        if len(d) == 1:
+            return d[0]
+        return np.concatenate(d) if d else np.zeros(0, dtype=np.uint8)
+
+    def _at_input_rate(self, segments: List[Segment]) -> List[Segment]:
+        if self.det_rate == self.sample_rate:
+            return segments
+        return [_rescale(s, self.det_rate, self.sample_rate, self.total_samples) for s in segments]
 
     def keep_from(self) -> int:
         """First sample (at the input rate) a segment not returned yet may include."""
+        assert self.tracker is not None
         start = self.tracker.earliest_pending_start()
         if self.det_rate != self.sample_rate:  # one sample of margin for the rounding in _rescale
             start = max(0, start * self.sample_rate // self.det_rate - 1)
         return int(start)
 
-    def info(self) -> dict:
-        decisions = np.concatenate(self.decisions) if self.decisions else np.zeros(0, dtype=np.uint8)
-        total = int(decisions.size)
-        speech = int(np.count_nonzero(decisions))
-        ratio = speech / total if total else 0.0
-        info = {
-            "is_speech": ratio > self.node.speech_ratio_threshold,
-            "speech_frames": speech,
-            "total_frames": total,
-            "speech_ratio": ratio,
-            "frame_ms": self.node.frame_duration_ms,
-            "backend": self.node.backend,
-            "mode": self.node.mode if self.node.backend == "webrtc" else None,
-            "implementation": self.node.impl,
-            "decisions": decisions,
-        }
-        if self.node.segments:
-            info["segments"] = [s.to_dict() for s in self.segments]
-        return info
 
-
-def _rescale(seg: Any, from_rate: int, to_rate: int, total: int) -> Any:
-    from remotemedia.kernels.segments import Segment
-
+def _rescale(seg: Segment, from_rate: int, to_rate: int, total: int) -> Segment:
     start = min(total, int(round(seg.start * to_rate / from_rate)))
     end = min(total, int(round(seg.end * to_rate / from_rate)))
     return Segment(start, end, start / to_rate, end / to_rate)
-
-
-def _make_resampler(in_rate: int, out_rate: int, node: VADNode) -> Any:
-    return resample.Resampler(in_rate, out_rate, 1, impl=node.impl)
 
 
 from remotemedia.nodes._audio_1x import *  # noqa: E402,F401,F403  1.x: AudioTransform, AudioBuffer, AudioResampler, ExtractAudioDataNode, VoiceActivityDetector

@@ -104,9 +104,9 @@ class Node(LegacyNodeMixin):
         if init is not None and not getattr(init, "_rm_records_params", False):
             cls.__init__ = _recording_init(init)  # type: ignore[method-assign]
         if cls.kernel_family is not None:
-            from remotemedia.kernels import resolve_impl
+            from remotemedia.kernels import default_impl
 
-            cls.default_impl, cls.default_impl_reason = resolve_impl(cls.kernel_family, "auto")
+            cls.default_impl, cls.default_impl_reason = default_impl(cls.kernel_family)
 
     def __init__(self, name: Optional[str] = None, **kwargs: Any) -> None:
         self.name = name or type(self).__name__

@@ -1,23 +1,27 @@
-"""File nodes: a block-reading source, an atomic file sink, and a mono mix.
+"""File nodes: a block-reading source and an atomic file sink.
 
 In a chunk stream (see :mod:`remotemedia.streaming`) :class:`AudioFileSource`
 reads its file in chunks and :class:`AudioFileSink` appends them to a
 temporary file that is renamed into place at the end of the stream. In the
 item executor (``pipeline.run``) the source reads the whole file as one item
 and the sink writes one item as a whole file.
+
+``MonoMixNode`` lives in :mod:`remotemedia.nodes.audio`; it is importable from
+here too, as before.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional
 
 import numpy as np
 
 from remotemedia.audio import AudioBuffer, coerce_audio
 from remotemedia.errors import ConfigurationError, KernelInputError
-from remotemedia.nodes.audio import KernelNode
+from remotemedia.nodes.audio import MonoMixNode  # noqa: F401  (its old home: keeps the import working)
 from remotemedia.nodes.base import Node
+from remotemedia.nodes.kernel_node import KernelNode
 from remotemedia.nodes.registry import register_node
 
 #: Default chunk duration of file sources (seconds of audio).
@@ -53,10 +57,10 @@ class AudioFileSource(Node):
         chunk_bytes: bytes of samples per chunk (instead of ``chunk_s``).
         name: node id.
 
-    Output: ``(samples (channels, frames), sample_rate)`` with int16 samples
+    Output: an AudioBuffer ``(samples (channels, frames), sample_rate)`` with int16 samples
     for up to 16-bit PCM, int32 for 24/32-bit PCM, float32 for float and lossy
     formats (see :mod:`remotemedia.io.readers`). In a chunk stream it yields
-    one such tuple per chunk (an empty file gives one empty chunk, so sinks
+    one such buffer per chunk (an empty file gives one empty chunk, so sinks
     still learn the rate); ``process()`` returns the whole file.
     """
 
@@ -79,7 +83,7 @@ class AudioFileSource(Node):
 
     def iter_chunks(self, source_path: Any = None, chunk_s: Optional[float] = None,
                     chunk_frames: Optional[int] = None, chunk_bytes: Optional[int] = None,
-                    **future_kwargs: Any) -> Iterator[Tuple[np.ndarray, int]]:
+                    **future_kwargs: Any) -> Iterator[AudioBuffer]:
         """Yields the file's chunks; a chunk size given here overrides the node's."""
         from remotemedia.io.readers import chunk_frames_for, open_audio
 
@@ -90,16 +94,16 @@ class AudioFileSource(Node):
             empty = True
             for block in reader.blocks(frames):
                 empty = False
-                yield block, reader.sample_rate
+                yield AudioBuffer(block, reader.sample_rate)
             if empty:
-                yield np.zeros((reader.num_channels, 0), dtype=reader.dtype), reader.sample_rate
+                yield AudioBuffer(np.zeros((reader.num_channels, 0), dtype=reader.dtype), reader.sample_rate)
 
-    def process(self, data: Any = None) -> Tuple[np.ndarray, int]:
+    def process(self, data: Any = None) -> AudioBuffer:
         """Reads the whole file (``data`` may be a path that replaces ``path``)."""
         from remotemedia.io.readers import read_audio
 
         source = data if isinstance(data, (str, os.PathLike)) else None
-        return read_audio(self._path(source))
+        return AudioBuffer(*read_audio(self._path(source)))
 
 
 @register_node
@@ -181,32 +185,3 @@ class AudioFileSink(KernelNode):
         with self._open(self.path, samples, sample_rate) as writer:
             writer.write(samples)
         return self._summary(writer, writer.path)
-
-
-@register_node
-class MonoMixNode(KernelNode):
-    """Mixes every channel down to one (the mean of the channels).
-
-    Args:
-        runtime_hint: implementation of the mix kernel (see :class:`KernelNode`).
-        name: node id.
-
-    ``process((samples, sample_rate))`` returns ``(samples (1, frames),
-    sample_rate)`` of the input's dtype: float input is averaged in float64
-    and cast back; integer input is averaged and rounded half to even (see
-    :meth:`remotemedia.audio.AudioBuffer.to_mono` and
-    :mod:`remotemedia.kernels.mix`). Mono input is returned as is. Each frame
-    is mixed on its own, so any chunking gives the same samples (the node is
-    stateless).
-    """
-
-    kernel_family = "mix"
-    input_types = {"audio": "audio"}
-    output_types = {"audio": "audio"}
-
-    def __init__(self, runtime_hint: str = "auto", name: Optional[str] = None) -> None:
-        super().__init__(runtime_hint=runtime_hint, name=name)
-
-    def process(self, data: Any) -> Tuple[np.ndarray, int]:
-        samples, sample_rate = coerce_audio(data, node_id=self.name)
-        return AudioBuffer(samples, sample_rate).to_mono(impl=self.impl).samples, sample_rate

@@ -21,7 +21,7 @@ import inspect
 import typing
 from typing import Any, Dict, Tuple
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import ConfigDict, create_model
 
 #: Constructor parameters that live at the manifest node level, not in ``params``.
 NODE_LEVEL = ("name", "runtime_hint", "is_streaming")
@@ -60,12 +60,3 @@ def _derive(cls: type) -> type:
         arbitrary_types_allowed=True,
     )
     return create_model(f"{cls.__name__}Params", __config__=config, **fields)  # type: ignore[call-overload]
-
-
-def validate_params(cls: type, params: Dict[str, Any]) -> BaseModel:
-    """Validates ``params`` against ``cls``'s model.
-
-    Raises:
-        pydantic.ValidationError: every problem, with its location.
-    """
-    return params_model(cls).model_validate(params)

@@ -205,3 +205,49 @@ def test_streaming_equals_whole(segments, splits, **options):
         assert pending is None or pending <= min([s[0] for s in segments[pos:]] + [10 ** 9])
     got += shaper.finish(total)
     assert got == whole
+class _FrameByFrame(SegmentTracker):
+    """The reference: every pushed frame stepped one by one (what push did before it stepped over runs)."""
+
+    def push(self, decisions, energy=None):
+        dec = np.asarray(decisions).reshape(-1)
+        en = None if energy is None else np.asarray(energy, dtype=np.float64).reshape(-1)
+        for k, d in enumerate(dec.tolist()):
+            self._step(bool(d), 0.0 if en is None else float(en[k]))
+        return self._release(max(0, self._frame - 1) * self.frame_length)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    runs=st.lists(st.tuples(st.booleans(), st.integers(1, 60)), min_size=0, max_size=25),
+    cuts=st.lists(st.integers(1, 200), max_size=8),
+    seed=st.integers(0, 2**16),
+    with_energy=st.booleans(),
+    min_speech_ms=st.sampled_from([0, 30, 100]),
+    min_silence_ms=st.sampled_from([0, 10, 50, 120]),
+    max_segment_s=st.sampled_from([0, 0.02, 0.05, 0.3]),
+)
+def test_runs_give_exactly_the_frame_by_frame_segments(runs, cuts, seed, with_energy, min_speech_ms, min_silence_ms,
+                                                      max_segment_s):
+    decisions = np.concatenate([np.full(n, v, np.uint8) for v, n in runs] or [np.zeros(0, np.uint8)])
+    rng = np.random.default_rng(seed)
+    # Ties are frequent on purpose (cuts go before the latest of the quietest frames).
+    energy = rng.integers(0, 4, decisions.size).astype(np.float64) if with_energy else None
+    kw = dict(min_speech_ms=min_speech_ms, min_silence_ms=min_silence_ms, pre_roll_ms=20, post_roll_ms=30,
+              max_segment_s=max_segment_s)
+    ref, new = _FrameByFrame(FL, SR, **kw), SegmentTracker(FL, SR, **kw)
+    bounds = sorted({0, decisions.size, *(c % (decisions.size + 1) for c in cuts)})
+    got_ref, got_new = [], []
+    for a, b in zip(bounds, bounds[1:]):
+        e = None if energy is None else energy[a:b]
+        got_ref += ref.push(decisions[a:b], e)
+        got_new += new.push(decisions[a:b], e)
+        assert got_new == got_ref and new.earliest_pending_start() == ref.earliest_pending_start()
+    assert got_new + new.finish(decisions.size + 3) == got_ref + ref.finish(decisions.size + 3)
+
+
+def test_reset_is_a_new_tracker():
+    t = SegmentTracker(FL, SR, min_speech_ms=0, **NO_ROLL)
+    d = np.array([1] * 40 + [0] * 50 + [1] * 20, np.uint8)
+    first = t.push(d) + t.finish()
+    t.reset()
+    assert t.push(d) + t.finish() == first == speech_segments(d, FL, SR, min_speech_ms=0, **NO_ROLL)

@@ -229,3 +229,19 @@ def test_energy_chunk_invariance(kernels):
     np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), whole.rms)
 
 
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rate=st.sampled_from([8000, 16000, 32000, 48000]), frame_ms=st.sampled_from([10, 20, 30]),
+       n=st.integers(0, 3000), seed=st.integers(0, 1000), history=st.integers(0, 2000))
+def test_decide_clip_is_reset_process_flush(kernels, rate, frame_ms, n, seed, history):
+    x = noisy(rate, 0.25, seed)[:n] if n else np.zeros(0, np.int16)
+    x = np.tile(x, 1 + n // max(1, x.size))[:n] if x.size else x
+    det = kernels.WebRtcVad(rate, 3, frame_ms)
+    det.process(noisy(rate, 0.1, seed + 1)[:history])  # state the clip must not see
+    got = det.decide_clip(np.ascontiguousarray(x))
+    assert det.last_padded == bool(n % det.frame_length) and det.frames_done == got.size
+    ref = kernels.webrtc_vad(x, rate, 3, frame_ms)
+    np.testing.assert_array_equal(got, ref.decisions)
+    fresh = kernels.WebRtcVad(rate, 3, frame_ms)
+    np.testing.assert_array_equal(got, np.concatenate([fresh.process(x), fresh.flush()]))

@@ -228,7 +228,10 @@ impl Collected {
 }
 
 fn check(e: KernelError) -> KernelError {
-    assert!(matches!(e, KernelError::Invalid(_)), "{e:?}");
+    assert!(
+        matches!(e, KernelError::Invalid { .. } | KernelError::Spec(_)),
+        "{e:?}"
+    );
     e
 }
 

@@ -61,7 +61,7 @@ fuzz_target!(|case: Case| {
                 assert!(same(base[at], want), "baseline at {at}");
             }
         }
-        Err(KernelError::Invalid(_)) => assert!(!valid),
+        Err(KernelError::Invalid { .. }) => assert!(!valid),
         Err(e) => panic!("unexpected {e:?}"),
     }
 });

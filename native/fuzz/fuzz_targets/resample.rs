@@ -102,7 +102,7 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
 
 fn expect_invalid<T: std::fmt::Debug>(r: Result<T, KernelError>) {
     match r {
-        Err(KernelError::Invalid(_)) => {}
+        Err(KernelError::Invalid { .. }) => {}
         other => panic!("expected an Invalid error, got {other:?}"),
     }
 }

@@ -103,7 +103,7 @@ fuzz_target!(|case: Case| {
     };
     let mut t = match SegmentTracker::new(fl, sr, &params) {
         Ok(t) => t,
-        Err(KernelError::Invalid(_)) => return,
+        Err(KernelError::Invalid { .. }) => return,
         Err(e) => panic!("{e:?}"),
     };
     let mut dec = Vec::new();
@@ -147,6 +147,6 @@ fuzz_target!(|case: Case| {
     assert!(more.is_empty());
     assert!(matches!(
         t.push(&[1], None, &mut more),
-        Err(KernelError::Invalid(_))
+        Err(KernelError::Invalid { .. })
     ));
 });

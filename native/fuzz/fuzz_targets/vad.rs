@@ -45,7 +45,7 @@ fuzz_target!(|case: Case| {
     let built = WebRtcVad::new(mode, rate);
     let valid_params = (0..=3).contains(&mode) && RATES.contains(&rate);
     match (&built, valid_params) {
-        (Ok(_), true) | (Err(KernelError::Invalid(_)), false) => {}
+        (Ok(_), true) | (Err(KernelError::Invalid { .. }), false) => {}
         (other, _) => panic!("mode {mode}, rate {rate}: {:?}", other.as_ref().err()),
     }
     if let Ok(mut vad) = built {
@@ -71,7 +71,7 @@ fuzz_target!(|case: Case| {
                 assert_eq!(vad.sample_rate(), rate);
                 assert_eq!(vad.process_frames(&case.samples, frame).unwrap(), d);
             }
-            Err(KernelError::Invalid(_)) => assert!(!ok),
+            Err(KernelError::Invalid { .. }) => assert!(!ok),
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
@@ -89,7 +89,7 @@ fuzz_target!(|case: Case| {
                 assert_eq!(dec[i], (rms[i] > case.threshold) as u8);
             }
         }
-        Err(KernelError::Invalid(_)) => assert_eq!(fl, 0),
+        Err(KernelError::Invalid { .. }) => assert_eq!(fl, 0),
         Err(e) => panic!("unexpected {e:?}"),
     }
 });

@@ -17,9 +17,11 @@ mod avx2;
 
 fn check_len(n_in: usize, n_out: usize) -> Result<(), KernelError> {
     if n_in != n_out {
-        return Err(KernelError::invalid(format!(
-            "out: expected {n_in} samples (same as the input), given {n_out}"
-        )));
+        return Err(KernelError::invalid(
+            "out",
+            format!("{n_in} samples (same as the input)"),
+            n_out,
+        ));
     }
     Ok(())
 }

@@ -47,15 +47,19 @@ const BLOCK: usize = 1024;
 
 fn check(n_src: usize, channels: usize, frames: usize) -> Result<(), KernelError> {
     if !(1..=MAX_CHANNELS).contains(&channels) {
-        return Err(KernelError::invalid(format!(
-            "channels: expected 1 to {MAX_CHANNELS}, given {channels}"
-        )));
+        return Err(KernelError::invalid(
+            "channels",
+            format!("1 to {MAX_CHANNELS}"),
+            channels,
+        ));
     }
     match channels.checked_mul(frames) {
         Some(n) if n == n_src => Ok(()),
-        _ => Err(KernelError::invalid(format!(
-            "samples: expected {channels} channels x {frames} frames, given {n_src} samples"
-        ))),
+        _ => Err(KernelError::invalid(
+            "samples",
+            format!("{channels} channels x {frames} frames"),
+            format!("{n_src} samples"),
+        )),
     }
 }
 

@@ -128,24 +128,25 @@ pub fn normalize_u8_f32(
     baseline: bool,
 ) -> Result<(), KernelError> {
     if channels == 0 || !src.len().is_multiple_of(channels) {
-        return Err(KernelError::invalid(format!(
-            "channels: expected a divisor of the input length {}, given {channels}",
-            src.len()
-        )));
+        return Err(KernelError::invalid(
+            "channels",
+            format!("a divisor of the input length {}", src.len()),
+            channels,
+        ));
     }
     if scale.len() != channels || offset.len() != channels {
-        return Err(KernelError::invalid(format!(
-            "scale/offset: expected {channels} values each, given {} and {}",
-            scale.len(),
-            offset.len()
-        )));
+        return Err(KernelError::invalid(
+            "scale/offset",
+            format!("{channels} values each"),
+            format!("{} and {}", scale.len(), offset.len()),
+        ));
     }
     if dst.len() != src.len() {
-        return Err(KernelError::invalid(format!(
-            "out: expected {} elements (same as the input), given {}",
-            src.len(),
-            dst.len()
-        )));
+        return Err(KernelError::invalid(
+            "out",
+            format!("{} elements (same as the input)", src.len()),
+            dst.len(),
+        ));
     }
     if !src.is_empty() {
         run(src, dst, channels, scale, offset, baseline);

@@ -30,9 +30,11 @@ use crate::KernelError;
 /// normally within +-1.
 pub const MAX_ABS_SAMPLE: f32 = 1e30;
 
-/// Message of the error returned for out-of-range sample values; the Python
-/// wrapper recognises it and raises the same error as the numpy twin.
-pub const VALUE_ERROR: &str = "samples: expected finite values of magnitude at most 1e30";
+/// What the error for out-of-range sample values says was expected and given:
+/// the same words as the numpy implementation's error (``1e+30`` is how Python
+/// writes 1e30), so both raise the same `KernelInputError`.
+pub const VALUE_EXPECTED: &str = "finite values of magnitude at most 1e+30";
+pub const VALUE_GIVEN: &str = "an array with NaN, inf or larger values";
 
 /// rubato's window function by its remotemedia name.
 pub fn window_from_name(name: &str) -> Result<WindowFunction, KernelError> {
@@ -44,9 +46,11 @@ pub fn window_from_name(name: &str) -> Result<WindowFunction, KernelError> {
         "hann" => WindowFunction::Hann,
         "hann2" => WindowFunction::Hann2,
         other => {
-            return Err(KernelError::invalid(format!(
-                "window: expected one of blackman, blackman2, blackman_harris, blackman_harris2, hann, hann2, given {other:?}"
-            )))
+            return Err(KernelError::invalid(
+                "window",
+                "one of blackman, blackman2, blackman_harris, blackman_harris2, hann, hann2",
+                format!("{other:?}"),
+            ))
         }
     })
 }
@@ -131,16 +135,20 @@ impl Resampler {
         if !(MIN_RATE..=MAX_RATE).contains(&in_rate) || !(MIN_RATE..=MAX_RATE).contains(&out_rate) {
             // The Python wrapper has the same bounds; here they keep a hostile
             // call from sizing an output array by an absurd rate ratio.
-            return Err(KernelError::invalid(format!(
-                "rates: expected {MIN_RATE} to {MAX_RATE} Hz, given {in_rate} -> {out_rate}"
-            )));
+            return Err(KernelError::invalid(
+                "rates",
+                format!("{MIN_RATE} to {MAX_RATE} Hz"),
+                format!("{in_rate} -> {out_rate}"),
+            ));
         }
         if channels == 0 || channels > MAX_CHANNELS {
             // A bound, so a hostile channel count cannot size an allocation
             // that aborts the process (Rust aborts on allocation failure).
-            return Err(KernelError::invalid(format!(
-                "channels: expected 1 to {MAX_CHANNELS}, given {channels}"
-            )));
+            return Err(KernelError::invalid(
+                "channels",
+                format!("1 to {MAX_CHANNELS}"),
+                channels,
+            ));
         }
         let g = gcd(in_rate as u64, out_rate as u64) as usize;
         let (unit_in, unit_out) = (in_rate / g, out_rate / g);
@@ -148,27 +156,31 @@ impl Resampler {
             || !block_in.is_multiple_of(unit_in)
             || !(block_in / unit_in).is_multiple_of(2)
         {
-            return Err(KernelError::invalid(format!(
-                "block_in: expected an even multiple of {unit_in} (in_rate / gcd), given {block_in}"
-            )));
+            return Err(KernelError::invalid(
+                "block_in",
+                format!("an even multiple of {unit_in} (in_rate / gcd)"),
+                block_in,
+            ));
         }
         let k = block_in / unit_in;
         let block_out = k
             .checked_mul(unit_out)
             .filter(|&m| m <= 1 << 24 && block_in <= 1 << 24)
             .ok_or_else(|| {
-                KernelError::invalid(format!(
-                    "block_in: expected blocks of at most 2^24 frames, given {block_in} -> {k} * {unit_out}"
-                ))
+                KernelError::invalid(
+                    "block_in",
+                    "blocks of at most 2^24 frames",
+                    format!("{block_in} -> {k} * {unit_out}"),
+                )
             })?;
         if channels * block_in.max(block_out) > MAX_BUFFER_VALUES {
             // Every buffer (pending input, output block, rubato's FFT state)
             // is channels x block long: bound it before allocating.
-            return Err(KernelError::invalid(format!(
-                "channels x block: expected at most {MAX_BUFFER_VALUES} samples per buffer, \
-                 given {channels} x {}",
-                block_in.max(block_out)
-            )));
+            return Err(KernelError::invalid(
+                "channels x block",
+                format!("at most {MAX_BUFFER_VALUES} samples per buffer"),
+                format!("{channels} x {}", block_in.max(block_out)),
+            ));
         }
         let fft = Fft::<f32>::new_custom(
             in_rate,
@@ -179,7 +191,13 @@ impl Resampler {
             window,
             FixedSync::Input,
         )
-        .map_err(|e| KernelError::invalid(format!("resampler construction failed: {e}")))?;
+        .map_err(|e| {
+            KernelError::invalid(
+                "block_in",
+                "a block rubato can build",
+                format!("{block_in} ({e})"),
+            )
+        })?;
         if fft.fft_size_in() != block_in || fft.fft_size_out() != block_out {
             return Err(KernelError::internal(format!(
                 "rubato chose blocks {} -> {}, expected {block_in} -> {block_out}",
@@ -377,15 +395,17 @@ impl Resampler {
     /// its length is not a whole number of frames or a value is out of range.
     fn frames_of(&self, input: &[f32]) -> Result<usize, KernelError> {
         if !input.len().is_multiple_of(self.channels) {
-            return Err(KernelError::invalid(format!(
-                "samples: expected a multiple of {} values ({} channels), given {}",
-                self.channels,
-                self.channels,
-                input.len()
-            )));
+            return Err(KernelError::invalid(
+                "samples",
+                format!(
+                    "a multiple of {} values ({} channels)",
+                    self.channels, self.channels
+                ),
+                input.len(),
+            ));
         }
         if !values_ok(input) {
-            return Err(KernelError::invalid(VALUE_ERROR));
+            return Err(KernelError::invalid("samples", VALUE_EXPECTED, VALUE_GIVEN));
         }
         Ok(input.len() / self.channels)
     }
@@ -393,11 +413,11 @@ impl Resampler {
     fn check_out(&self, out: &[f32], frames: usize) -> Result<(), KernelError> {
         let want = frames.checked_mul(self.channels);
         if want != Some(out.len()) {
-            return Err(KernelError::invalid(format!(
-                "out: expected {frames} frames x {} channels, given {} values",
-                self.channels,
-                out.len()
-            )));
+            return Err(KernelError::invalid(
+                "out",
+                format!("{frames} frames x {} channels", self.channels),
+                format!("{} values", out.len()),
+            ));
         }
         Ok(())
     }
@@ -447,7 +467,7 @@ mod tests {
 
     fn invalid<T>(r: Result<T, KernelError>) -> String {
         match r {
-            Err(KernelError::Invalid(m)) => m,
+            Err(e @ KernelError::Invalid { .. }) => e.message(),
             Err(e) => panic!("expected Invalid, got {e:?}"),
             Ok(_) => panic!("expected Invalid, got Ok"),
         }
@@ -513,9 +533,15 @@ mod tests {
         // Bad values and ragged input are refused.
         let mut bad = input.clone();
         bad[5] = f32::NAN;
-        assert_eq!(invalid(r.resample(&bad, &mut whole)), VALUE_ERROR);
+        assert_eq!(
+            invalid(r.resample(&bad, &mut whole)),
+            "samples: expected finite values of magnitude at most 1e+30, given an array with NaN, inf or larger values"
+        );
         bad[5] = 2e30;
-        assert_eq!(invalid(r.resample(&bad, &mut whole)), VALUE_ERROR);
+        assert_eq!(
+            invalid(r.resample(&bad, &mut whole)),
+            "samples: expected finite values of magnitude at most 1e+30, given an array with NaN, inf or larger values"
+        );
         assert!(invalid(r.process(&input[..3], &mut [])).starts_with("samples:"));
     }
 

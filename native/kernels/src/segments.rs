@@ -69,9 +69,11 @@ impl Default for SegmentParams {
 
 fn non_negative(value: f64, parameter: &str) -> Result<f64, KernelError> {
     if !value.is_finite() || value < 0.0 {
-        return Err(KernelError::invalid(format!(
-            "{parameter}: expected a finite number >= 0, given {value:?}"
-        )));
+        return Err(KernelError::invalid(
+            parameter,
+            "a finite number >= 0",
+            format!("{value:?}"),
+        ));
     }
     Ok(value)
 }
@@ -81,9 +83,11 @@ fn non_negative(value: f64, parameter: &str) -> Result<f64, KernelError> {
 /// capped at `cap`.
 fn to_count(value: f64, cap: f64, parameter: &str) -> Result<i64, KernelError> {
     if !value.is_finite() {
-        return Err(KernelError::invalid(format!(
-            "{parameter}: expected a value whose count in samples or frames is finite, given one that overflows"
-        )));
+        return Err(KernelError::invalid(
+            parameter,
+            "a value whose count in samples or frames is finite",
+            "one that overflows",
+        ));
     }
     Ok(value.min(cap) as i64)
 }
@@ -123,14 +127,18 @@ impl SegmentTracker {
         params: &SegmentParams,
     ) -> Result<Self, KernelError> {
         if !(1..=MAX_FRAME_LENGTH).contains(&frame_length) {
-            return Err(KernelError::invalid(format!(
-                "frame_length: expected an int >= 1, given {frame_length}"
-            )));
+            return Err(KernelError::invalid(
+                "frame_length",
+                "an int >= 1",
+                frame_length,
+            ));
         }
         if !(1..=MAX_FRAME_LENGTH).contains(&sample_rate) {
-            return Err(KernelError::invalid(format!(
-                "sample_rate: expected an int >= 1 (Hz), given {sample_rate}"
-            )));
+            return Err(KernelError::invalid(
+                "sample_rate",
+                "an int >= 1 (Hz)",
+                sample_rate,
+            ));
         }
         let frame_s = frame_length as f64 / sample_rate as f64;
         let sr = sample_rate as f64;
@@ -170,10 +178,11 @@ impl SegmentTracker {
             0
         };
         if max_s > 0.0 && max_frames < 2 {
-            return Err(KernelError::invalid(format!(
-                "max_segment_s: expected at least two frames ({} s), given {max_s:?}",
-                2.0 * frame_s
-            )));
+            return Err(KernelError::invalid(
+                "max_segment_s",
+                format!("at least two frames ({} s)", 2.0 * frame_s),
+                format!("{max_s:?}"),
+            ));
         }
         Ok(SegmentTracker {
             frame_length: frame_length as i64,
@@ -270,16 +279,18 @@ impl SegmentTracker {
     ) -> Result<(), KernelError> {
         if self.finished {
             return Err(KernelError::invalid(
-                "push: expected a tracker that has not finished, given a finished tracker",
+                "push",
+                "a tracker that has not finished",
+                "a finished tracker",
             ));
         }
         if let Some(e) = energy {
             if e.len() != decisions.len() {
-                return Err(KernelError::invalid(format!(
-                    "energy: expected {} values (one per decision), given {}",
-                    decisions.len(),
-                    e.len()
-                )));
+                return Err(KernelError::invalid(
+                    "energy",
+                    format!("{} values (one per decision)", decisions.len()),
+                    e.len(),
+                ));
             }
         }
         match energy {

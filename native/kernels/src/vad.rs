@@ -39,6 +39,18 @@ impl WebRtcVad {
         self.vad.reset();
     }
 
+    fn check_frame_length(&self, frame_length: usize) -> Result<(), KernelError> {
+        let valid = self.frame_lengths();
+        if valid.contains(&frame_length) {
+            return Ok(());
+        }
+        Err(KernelError::invalid(
+            "frame_length",
+            format!("one of {valid:?} samples at {} Hz", self.sample_rate()),
+            frame_length,
+        ))
+    }
+
     /// Decisions (0/1) for `samples.len() / frame_length` consecutive frames
     /// of `frame_length` int16 samples each.
     pub fn process_frames(
@@ -46,23 +58,59 @@ impl WebRtcVad {
         samples: &[i16],
         frame_length: usize,
     ) -> Result<Vec<u8>, KernelError> {
-        let valid = self.frame_lengths();
-        if !valid.contains(&frame_length) {
-            return Err(KernelError::invalid(format!(
-                "frame_length: expected one of {valid:?} samples at {} Hz, given {frame_length}",
-                self.sample_rate()
-            )));
-        }
+        self.check_frame_length(frame_length)?;
         if !samples.len().is_multiple_of(frame_length) {
-            return Err(KernelError::invalid(format!(
-                "samples: expected a multiple of {frame_length} samples, given {}",
-                samples.len()
-            )));
+            return Err(KernelError::invalid(
+                "samples",
+                format!("a multiple of {frame_length} samples"),
+                samples.len(),
+            ));
         }
         samples
             .chunks_exact(frame_length)
             .map(|frame| self.vad.process(frame).map(u8::from))
             .collect()
+    }
+
+    /// Decisions for one whole clip from a fresh state: resets, then gives one
+    /// decision per frame of `frame_length * group` samples, 1 when any of its
+    /// `group` sub-frames of `frame_length` is speech (the Python wrapper's
+    /// 48 kHz rule), the last partial frame zero-padded. The state is left as
+    /// after the clip.
+    pub fn decide_clip(
+        &mut self,
+        samples: &[i16],
+        frame_length: usize,
+        group: usize,
+    ) -> Result<Vec<u8>, KernelError> {
+        self.check_frame_length(frame_length)?;
+        if !(1..=3).contains(&group) {
+            return Err(KernelError::invalid("group", "1, 2 or 3", group));
+        }
+        self.reset();
+        let frame = frame_length * group;
+        let mut out = Vec::with_capacity(samples.len().div_ceil(frame));
+        let mut frames = samples.chunks_exact(frame);
+        for f in &mut frames {
+            out.push(self.decide_grouped(f, frame_length)?);
+        }
+        let rest = frames.remainder();
+        if !rest.is_empty() {
+            let mut padded = vec![0i16; frame];
+            padded[..rest.len()].copy_from_slice(rest);
+            out.push(self.decide_grouped(&padded, frame_length)?);
+        }
+        Ok(out)
+    }
+
+    /// 1 when any sub-frame of `frame` is speech; every sub-frame updates the state.
+    fn decide_grouped(&mut self, frame: &[i16], frame_length: usize) -> Result<u8, KernelError> {
+        let mut any = false;
+        for sub in frame.chunks_exact(frame_length) {
+            let speech = self.vad.process(sub)?;
+            any |= speech;
+        }
+        Ok(u8::from(any))
     }
 }
 
@@ -76,9 +124,7 @@ pub fn energy_vad_frames(
     threshold: f64,
 ) -> Result<(Vec<u8>, Vec<f64>), KernelError> {
     if frame_length == 0 {
-        return Err(KernelError::invalid(
-            "frame_length: expected at least 1 sample, given 0",
-        ));
+        return Err(KernelError::invalid("frame_length", "at least 1 sample", 0));
     }
     Ok(samples
         .chunks_exact(frame_length)
@@ -100,11 +146,15 @@ mod tests {
 
     #[test]
     fn parameters_are_checked() {
-        assert!(
-            matches!(WebRtcVad::new(4, 16_000), Err(KernelError::Invalid(m)) if m.starts_with("mode:"))
+        assert_eq!(
+            WebRtcVad::new(4, 16_000).err(),
+            Some(KernelError::invalid("mode", "0, 1, 2 or 3", 4))
         );
-        assert!(
-            matches!(WebRtcVad::new(0, 44_100), Err(KernelError::Invalid(m)) if m.starts_with("sample_rate:"))
+        assert_eq!(
+            WebRtcVad::new(0, 44_100)
+                .err()
+                .and_then(|e| e.parameter().map(str::to_owned)),
+            Some("sample_rate".to_owned())
         );
         let mut vad = WebRtcVad::new(3, 16_000).unwrap();
         assert_eq!(vad.frame_lengths(), [160, 320, 480]);
@@ -115,6 +165,41 @@ mod tests {
         assert_eq!(vad.process_frames(&[], 160).unwrap(), Vec::<u8>::new());
         let e = energy_vad_frames(&[0.0; 4], 0, 0.1).unwrap_err();
         assert!(e.message().starts_with("frame_length:"));
+    }
+
+    #[test]
+    fn decide_clip_is_reset_frames_and_a_padded_tail() {
+        let mut x = 99u32;
+        let noise: Vec<i16> = (0..16_000 + 100)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                ((x >> 16) as i16) / 3
+            })
+            .collect();
+        let mut vad = WebRtcVad::new(3, 16_000).unwrap();
+        vad.process_frames(&noise[..4800], 160).unwrap(); // history that the clip must not see
+        let clip = vad.decide_clip(&noise, 480, 1).unwrap();
+        let mut fresh = WebRtcVad::new(3, 16_000).unwrap();
+        let mut expect = fresh.process_frames(&noise[..15_840], 480).unwrap();
+        let mut tail = noise[15_840..].to_vec();
+        tail.resize(480, 0);
+        expect.extend(fresh.process_frames(&tail, 480).unwrap());
+        assert_eq!(clip, expect);
+        // Grouped: a 30 ms frame is 3 sub-frames of 10 ms, speech when any is.
+        let grouped = vad.decide_clip(&noise[..4800], 160, 3).unwrap();
+        let mut fresh = WebRtcVad::new(3, 16_000).unwrap();
+        let subs = fresh.process_frames(&noise[..4800], 160).unwrap();
+        let expect: Vec<u8> = subs.chunks(3).map(|c| *c.iter().max().unwrap()).collect();
+        assert_eq!(grouped, expect);
+        assert_eq!(vad.decide_clip(&[], 160, 1).unwrap(), Vec::<u8>::new());
+        assert_eq!(
+            vad.decide_clip(&[0; 10], 161, 1).unwrap_err().parameter(),
+            Some("frame_length")
+        );
+        assert_eq!(
+            vad.decide_clip(&[0; 10], 160, 4).unwrap_err().parameter(),
+            Some("group")
+        );
     }
 
     #[test]

@@ -95,10 +95,11 @@ impl<'a> AudioRef<'a> {
         sample_rate: u32,
     ) -> Result<Self, KernelError> {
         if channels == 0 || !samples.len().is_multiple_of(channels) {
-            return Err(KernelError::invalid(format!(
-                "samples: expected a whole number of frames of {channels} channel(s) (at least one), given {} values",
-                samples.len()
-            )));
+            return Err(KernelError::invalid(
+                "samples",
+                format!("a whole number of frames of {channels} channel(s) (at least one)"),
+                format!("{} values", samples.len()),
+            ));
         }
         let layout = if channels == 1 {
             Layout::Planar
@@ -347,18 +348,20 @@ pub fn extend_i16(src: Samples<'_>, dst: &mut Vec<i16>) -> Result<(), KernelErro
 /// more channels in some layouts, and numpy sums those channels pairwise.
 pub fn check_mixable(format: SampleFormat, channels: usize) -> Result<(), KernelError> {
     if format.is_float() && channels >= 8 {
-        return Err(KernelError::invalid(format!(
-            "samples: expected integer audio or float audio of at most 7 channels (the unfused node \
-             takes numpy's pairwise mean of 8 or more float channels, which a fused segment does not \
-             reproduce: run this node unfused), given {channels} channels of {}",
-            format.name()
-        )));
+        return Err(KernelError::invalid(
+            "samples",
+            "integer audio or float audio of at most 7 channels (the unfused node takes numpy's \
+             pairwise mean of 8 or more float channels, which a fused segment does not reproduce: \
+             run this node unfused)",
+            format!("{channels} channels of {}", format.name()),
+        ));
     }
     if channels > mix::MAX_CHANNELS {
-        return Err(KernelError::invalid(format!(
-            "samples: expected 1 to {} channels, given {channels} channels",
-            mix::MAX_CHANNELS
-        )));
+        return Err(KernelError::invalid(
+            "samples",
+            format!("1 to {} channels", mix::MAX_CHANNELS),
+            format!("{channels} channels"),
+        ));
     }
     Ok(())
 }

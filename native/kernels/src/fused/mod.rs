@@ -130,7 +130,9 @@ impl Stage {
             Stage::Resample(r) => r.process(a, out),
             Stage::Vad(v) => v.process(a, src, out),
             Stage::Normalize(_) => Err(KernelError::invalid(
-                "input: expected video frames (process_frame), given audio",
+                "input",
+                "video frames (process_frame)",
+                "audio",
             )),
         }
     }
@@ -436,7 +438,9 @@ impl FusedSegment {
         self.begin();
         if self.input_kind() != PortKind::Audio {
             return Err(KernelError::invalid(
-                "input: expected video frames (this segment starts with a normalize stage), given audio",
+                "input",
+                "video frames (this segment starts with a normalize stage)",
+                "audio",
             ));
         }
         self.precheck(input.format(), input.channels)?;
@@ -475,7 +479,9 @@ impl FusedSegment {
         let s = self.plan.input;
         let Stage::Normalize(stage) = &mut self.stages[s] else {
             return Err(KernelError::invalid(
-                "input: expected audio (process), given video frames",
+                "input",
+                "audio (process)",
+                "video frames",
             ));
         };
         let t0 = Instant::now();

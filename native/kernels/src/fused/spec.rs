@@ -176,22 +176,18 @@ impl StageConfig {
     }
 }
 
-/// An `Invalid` error about the spec.
+/// A `Spec` error: the spec is malformed (the message says what and where).
 pub(crate) fn spec_error(message: impl Into<String>) -> KernelError {
-    KernelError::invalid(message)
+    KernelError::spec(message)
 }
 
 /// `e` with the stage named in front of its message (the kind is kept).
 pub(crate) fn in_stage(id: &str, e: KernelError) -> KernelError {
-    let message = format!("stage {id:?}: {}", e.message());
-    match e {
-        KernelError::Invalid(_) => KernelError::invalid(message),
-        KernelError::Internal(_) => KernelError::internal(message),
-    }
+    e.about(&format!("stage {id:?}"))
 }
 
 fn bad(parameter: &str, expected: &str, given: impl std::fmt::Display) -> KernelError {
-    KernelError::invalid(format!("{parameter}: expected {expected}, given {given}"))
+    KernelError::invalid(parameter, expected, given)
 }
 
 /// Deserialises `params` (an object, absent = `{}`) into `T`; a type error

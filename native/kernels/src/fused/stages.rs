@@ -8,7 +8,9 @@ use super::audio::{
 };
 use super::spec::{Quality, Stat};
 use crate::mix::Layout;
-use crate::resample::{values_ok, Resampler, MAX_CHANNELS, MAX_RATE, MIN_RATE, VALUE_ERROR};
+use crate::resample::{
+    values_ok, Resampler, MAX_CHANNELS, MAX_RATE, MIN_RATE, VALUE_EXPECTED, VALUE_GIVEN,
+};
 use crate::segments::Segment;
 use crate::{normalize, KernelError};
 
@@ -163,23 +165,28 @@ pub fn new_engine(
     let (i, o) = (in_rate as usize, out_rate as usize);
     for (rate, name) in [(i, "in_rate"), (o, "out_rate")] {
         if !(MIN_RATE..=MAX_RATE).contains(&rate) {
-            return Err(KernelError::invalid(format!(
-                "{name}: expected {MIN_RATE} to {MAX_RATE} Hz, given {rate}"
-            )));
+            return Err(KernelError::invalid(
+                name,
+                format!("{MIN_RATE} to {MAX_RATE} Hz"),
+                rate,
+            ));
         }
     }
     let g = gcd(i, o);
     let (a, b) = (i / g, o / g);
     if a.max(b) > MAX_RATIO_TERM {
-        return Err(KernelError::invalid(format!(
-            "out_rate: expected a rate whose ratio to in_rate reduces to terms of at most \
-             {MAX_RATIO_TERM}, given {i} -> {o} Hz (ratio {a}:{b})"
-        )));
+        return Err(KernelError::invalid(
+            "out_rate",
+            format!("a rate whose ratio to in_rate reduces to terms of at most {MAX_RATIO_TERM}"),
+            format!("{i} -> {o} Hz (ratio {a}:{b})"),
+        ));
     }
     if !(1..=MAX_CHANNELS).contains(&channels) {
-        return Err(KernelError::invalid(format!(
-            "channels: expected an int from 1 to {MAX_CHANNELS}, given {channels}"
-        )));
+        return Err(KernelError::invalid(
+            "channels",
+            format!("an int from 1 to {MAX_CHANNELS}"),
+            channels,
+        ));
     }
     if i == o {
         return Ok(None);
@@ -222,16 +229,18 @@ impl ResampleStage {
             self.start(a.sample_rate, a.channels)?;
         } else if let Some((rate, channels, _)) = &self.engine {
             if a.sample_rate != *rate {
-                return Err(KernelError::invalid(format!(
-                    "sample_rate: expected {rate} Hz (as earlier in this stream), given {}",
-                    a.sample_rate
-                )));
+                return Err(KernelError::invalid(
+                    "sample_rate",
+                    format!("{rate} Hz (as earlier in this stream)"),
+                    a.sample_rate,
+                ));
             }
             if a.channels != *channels {
-                return Err(KernelError::invalid(format!(
-                    "audio: expected {channels} channel(s) (as earlier in this stream), given {}",
-                    a.channels
-                )));
+                return Err(KernelError::invalid(
+                    "audio",
+                    format!("{channels} channel(s) (as earlier in this stream)"),
+                    a.channels,
+                ));
             }
         }
         // Integer audio through the convert kernel, float64 rounded: float32 planar.
@@ -247,7 +256,7 @@ impl ResampleStage {
         match self.engine.as_mut().map(|e| &mut e.2) {
             Some(Engine::Identity) => {
                 if !values_ok(x) {
-                    return Err(KernelError::invalid(VALUE_ERROR));
+                    return Err(KernelError::invalid("samples", VALUE_EXPECTED, VALUE_GIVEN));
                 }
                 out.buf.f32_mut(x.len()).copy_from_slice(x);
                 out.own(ch, a.frames, self.target_rate);
@@ -313,9 +322,11 @@ fn per_channel(stat: &Stat, parameter: &str, channels: usize) -> Result<Vec<f64>
     match stat {
         Stat::One(v) => Ok(vec![*v; channels]),
         Stat::PerChannel(v) if v.len() == channels => Ok(v.clone()),
-        Stat::PerChannel(v) => Err(KernelError::invalid(format!(
-            "{parameter}: expected one number or {channels} (one per channel), given {v:?}"
-        ))),
+        Stat::PerChannel(v) => Err(KernelError::invalid(
+            parameter,
+            format!("one number or {channels} (one per channel)"),
+            format!("{v:?}"),
+        )),
     }
 }
 
@@ -337,9 +348,11 @@ impl NormalizeStage {
             let scale: Vec<f32> = s.iter().map(|&v| (1.0 / (255.0 * v)) as f32).collect();
             let offset: Vec<f32> = m.iter().zip(&s).map(|(&a, &b)| (-a / b) as f32).collect();
             if !scale.iter().chain(&offset).all(|v| v.is_finite()) {
-                return Err(KernelError::invalid(format!(
-                    "mean/std: expected coefficients finite in float32, given mean {m:?}, std {s:?}"
-                )));
+                return Err(KernelError::invalid(
+                    "mean/std",
+                    "coefficients finite in float32",
+                    format!("mean {m:?}, std {s:?}"),
+                ));
             }
             self.coefficients = Some((channels, scale, offset));
         }
@@ -360,11 +373,14 @@ impl NormalizeStage {
             .and_then(|hw| hw.checked_mul(channels))
             .filter(|&n| n == frame.len() && channels >= 1)
             .ok_or_else(|| {
-                KernelError::invalid(format!(
-                    "frame: expected height x width x channels ({height} x {width} x {channels}, \
-                     at least one channel) values, given {}",
-                    frame.len()
-                ))
+                KernelError::invalid(
+                    "frame",
+                    format!(
+                        "height x width x channels ({height} x {width} x {channels}, at least one \
+                         channel) values"
+                    ),
+                    frame.len(),
+                )
             })?;
         let (scale, offset) = self.coefficients(channels)?;
         out.tensor.clear();

@@ -4,7 +4,7 @@ use crate::test_util::Lcg;
 
 fn invalid(r: Result<FusedSegment, KernelError>) -> String {
     match r {
-        Err(KernelError::Invalid(m)) => m,
+        Err(e @ (KernelError::Invalid { .. } | KernelError::Spec(_))) => e.message(),
         Err(e) => panic!("expected Invalid, got {e:?}"),
         Ok(_) => panic!("expected Invalid, got a segment"),
     }
@@ -469,7 +469,8 @@ fn run_time_errors_name_the_stage() {
         .unwrap_err();
     assert_eq!(
         e.message(),
-        "stage \"r\": samples: expected finite values of magnitude at most 1e30"
+        "stage \"r\": samples: expected finite values of magnitude at most 1e+30, given an array with NaN, \
+         inf or larger values"
     );
     // The stream started (as the node's would have): after a reset, a rate the resampler does not take.
     seg.reset();

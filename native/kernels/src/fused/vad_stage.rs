@@ -268,10 +268,11 @@ impl VadStage {
             Some(st) if st.sample_rate != a.sample_rate => {
                 let rate = st.sample_rate;
                 self.stream = Some(st);
-                return Err(KernelError::invalid(format!(
-                    "sample_rate: expected {rate} Hz (the stream's rate), given {}",
-                    a.sample_rate
-                )));
+                return Err(KernelError::invalid(
+                    "sample_rate",
+                    format!("{rate} Hz (the stream's rate)"),
+                    a.sample_rate,
+                ));
             }
             Some(st) => st,
             None => self.new_stream(a.sample_rate)?,

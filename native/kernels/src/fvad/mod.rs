@@ -61,6 +61,10 @@ use self::resample::{downsample_by_2, Resampler48To8};
 
 /// The sample rates the detector takes, in Hz.
 pub const SAMPLE_RATES: [i32; 4] = [8000, 16000, 32000, 48000];
+/// The aggressiveness modes, 0 (least) to 3.
+pub const MODES: [i32; 4] = [0, 1, 2, 3];
+/// The frame durations the detector takes, in ms.
+pub const FRAME_MS: [usize; 3] = [10, 20, 30];
 
 /// One WebRTC VAD state: the equivalent of `fvad_new` followed by
 /// `fvad_set_mode` and `fvad_set_sample_rate`.
@@ -69,6 +73,8 @@ pub struct Fvad {
     mode: i32,
     sample_rate: i32,
     core: Core,
+    /// The fresh core of this mode, copied back by `reset` (cheaper than building it again).
+    fresh: Core,
     /// Half-band decimator states: [0..2] 16 -> 8 kHz, [2..4] 32 -> 16 kHz.
     down_states: [[i32; 2]; 2],
     resampler: Resampler48To8,
@@ -79,19 +85,20 @@ impl Fvad {
     /// 32000 or 48000 Hz.
     pub fn new(mode: i32, sample_rate: i32) -> Result<Self, KernelError> {
         if !SAMPLE_RATES.contains(&sample_rate) {
-            return Err(KernelError::invalid(format!(
-                "sample_rate: expected 8000, 16000, 32000 or 48000, given {sample_rate}"
-            )));
+            return Err(KernelError::invalid(
+                "sample_rate",
+                "8000, 16000, 32000 or 48000",
+                sample_rate,
+            ));
         }
-        if !(0..=3).contains(&mode) {
-            return Err(KernelError::invalid(format!(
-                "mode: expected 0, 1, 2 or 3, given {mode}"
-            )));
+        if !MODES.contains(&mode) {
+            return Err(KernelError::invalid("mode", "0, 1, 2 or 3", mode));
         }
         Ok(Self {
             mode,
             sample_rate,
             core: Core::new(mode as usize),
+            fresh: Core::new(mode as usize),
             down_states: [[0; 2]; 2],
             resampler: Resampler48To8::default(),
         })
@@ -108,13 +115,13 @@ impl Fvad {
     /// The frame lengths this detector takes, in samples (10, 20 and 30 ms).
     pub fn frame_lengths(&self) -> [usize; 3] {
         let per_ms = self.sample_rate as usize / 1000;
-        [10 * per_ms, 20 * per_ms, 30 * per_ms]
+        FRAME_MS.map(|ms| ms * per_ms)
     }
 
     /// Back to a fresh state, keeping mode and sample rate (unlike
     /// `fvad_reset`, which also restores the defaults of both).
     pub fn reset(&mut self) {
-        self.core = Core::new(self.mode as usize);
+        self.core.clone_from(&self.fresh);
         self.down_states = [[0; 2]; 2];
         self.resampler = Resampler48To8::default();
     }
@@ -125,11 +132,15 @@ impl Fvad {
     pub fn process(&mut self, frame: &[i16]) -> Result<bool, KernelError> {
         let n = frame.len();
         if !self.frame_lengths().contains(&n) {
-            return Err(KernelError::invalid(format!(
-                "frame: expected {:?} samples at {} Hz, given {n}",
-                self.frame_lengths(),
-                self.sample_rate
-            )));
+            return Err(KernelError::invalid(
+                "frame",
+                format!(
+                    "{:?} samples at {} Hz",
+                    self.frame_lengths(),
+                    self.sample_rate
+                ),
+                n,
+            ));
         }
         let mut nb = [0i16; 240];
         let nb = match self.sample_rate {

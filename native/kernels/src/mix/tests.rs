@@ -298,7 +298,11 @@ fn bad_arguments_are_errors_not_panics() {
         let e = mix_i16(&src, channels, Layout::Planar, &mut dst).unwrap_err();
         assert_eq!(
             e,
-            KernelError::Invalid(format!("channels: expected 1 to 1024, given {channels}"))
+            KernelError::Invalid {
+                parameter: "channels".into(),
+                expected: "1 to 1024".into(),
+                given: channels.to_string()
+            }
         );
     }
     let e = mix_i16(&src, 3, Layout::Interleaved, &mut dst).unwrap_err();
@@ -308,8 +312,8 @@ fn bad_arguments_are_errors_not_panics() {
     );
     let mut big = vec![0f32; 3];
     let e = mix_f32(&[0.0; 5], 2, Layout::Planar, &mut big).unwrap_err();
-    assert!(matches!(e, KernelError::Invalid(_)));
+    assert!(matches!(e, KernelError::Invalid { .. }));
     // channels * frames overflowing usize is an error too.
     let e = check(8, 1024, usize::MAX / 2).unwrap_err();
-    assert!(matches!(e, KernelError::Invalid(_)));
+    assert!(matches!(e, KernelError::Invalid { .. }));
 }

@@ -50,7 +50,7 @@ fn parameters_are_derived_as_in_python() {
 #[test]
 fn bad_parameters_are_invalid_errors_naming_them() {
     let bad = |p: SegmentParams, fl: usize, sr: usize| match SegmentTracker::new(fl, sr, &p) {
-        Err(KernelError::Invalid(m)) => m,
+        Err(e @ (KernelError::Invalid { .. } | KernelError::Spec(_))) => e.message(),
         other => panic!("expected an Invalid error, got {other:?}"),
     };
     let d = SegmentParams::default();
