@@ -14,6 +14,16 @@ from remotemedia.nodes.audio import KernelNode
 from remotemedia.nodes.registry import register_node
 
 
+def segment_file_name(prefix: str, index: int) -> str:
+    """The name of segment ``index``: ``<prefix>_<index:04d>.wav``, or ``<index:04d>.wav`` for an empty prefix."""
+    return f"{prefix}_{index:04d}.wav" if prefix else f"{index:04d}.wav"
+
+
+def segment_index_name(prefix: str) -> str:
+    """The name of the segment index: ``<prefix>.segments.jsonl``, or ``segments.jsonl`` for an empty prefix."""
+    return f"{prefix}.segments.jsonl" if prefix else "segments.jsonl"
+
+
 @register_node
 class SegmentWriter(KernelNode):
     """Writes each speech segment as a WAV file, plus a JSON-lines index.
@@ -23,7 +33,8 @@ class SegmentWriter(KernelNode):
     and writes it to ``<output_dir>/<prefix>_<index:04d>.wav`` in
     ``sample_format`` (int16 by default, converted with the convert kernel:
     round half to even, clipping counted). The index,
-    ``<output_dir>/<prefix>.segments.jsonl``, has one line per segment:
+    ``<output_dir>/<prefix>.segments.jsonl``, has one line per segment
+    (an empty prefix: ``<index:04d>.wav`` and ``segments.jsonl``):
     ``index``, ``file`` (name inside ``output_dir``), ``start``/``end``
     (samples at ``sample_rate``, end exclusive), ``start_s``/``end_s``,
     ``sample_rate``, ``frames``, ``clipped``, ``source``.
@@ -166,7 +177,7 @@ class _SegmentStream:
         for seg in segments:
             start, end = int(seg["start"]), int(seg["end"])
             index = len(self.lines)
-            file = f"{self.prefix}_{index:04d}.wav"
+            file = segment_file_name(self.prefix, index)
             audio = self.cut(start, end)
             # One folder fsync for all segments, in finish(), before the index that lists them.
             writer = AudioWriter(os.path.join(self.output_dir, file), self.sample_rate or 1, audio.shape[0],
@@ -186,7 +197,7 @@ class _SegmentStream:
         from remotemedia.io.atomic import fsync_dir, write_atomic
 
         fsync_dir(self.output_dir)  # the segments' renames are durable before the index names them
-        index = write_atomic(os.path.join(self.output_dir, f"{self.prefix}.segments.jsonl"),
+        index = write_atomic(os.path.join(self.output_dir, segment_index_name(self.prefix)),
                              "".join(line + "\n" for line in self.lines))
         rate = self.sample_rate or 0
         return {"output_dir": self.output_dir, "index": index, "segments": len(self.lines),
