@@ -81,7 +81,6 @@ def _show_batch_notes() -> None:
         handler.setFormatter(logging.Formatter("remotemedia: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.WARNING)
-        logger.propagate = False
 
 
 def _resume_hint(args: argparse.Namespace, argv: List[str]) -> str:

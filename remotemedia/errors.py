@@ -345,7 +345,7 @@ class OutputFolderLockedError(RemoteMediaError):
         self.out_dir = out_dir
         self.holder = holder
         super().__init__(f"{out_dir} is in use by another remotemedia run ({describe_lock_holder(holder)}); "
-                         "wait for it with --wait (lock_wait_s=), or use another output folder")
+                         "wait for it with --wait (lock_wait_s from Python), or use another output folder")
 
 
 def describe_lock_holder(holder: Optional[Dict[str, Any]]) -> str:

@@ -27,6 +27,7 @@ import datetime
 import errno
 import json
 import os
+import shlex
 import socket
 import sys
 import time
@@ -58,6 +59,16 @@ def read_holder(path: str) -> Optional[Dict[str, Any]]:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _command_line() -> Optional[str]:
+    """This process's command line (``remotemedia run ...`` for the CLI), for the "in use" message."""
+    if not sys.argv or not sys.argv[0]:
+        return None
+    program = sys.argv[0]
+    if os.path.basename(program) in ("__main__.py", "remotemedia"):  # python -m remotemedia, the console script
+        program = "remotemedia"
+    return shlex.join([program, *sys.argv[1:]])
 
 
 class OutputLock:
@@ -142,7 +153,7 @@ class OutputLock:
         assert self._fd is not None
         record = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  "command": " ".join(sys.argv) if sys.argv and sys.argv[0] else None}
+                  "command": _command_line()}
         data = json.dumps(record).encode("utf-8")
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)

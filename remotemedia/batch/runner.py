@@ -266,9 +266,10 @@ class _Run:
                 if ledger is not None:
                     self._end(ledger, status, token)
         if self.disk_full is not None:
-            raise OSError(errno.ENOSPC, f"no space left on device: {self.disk_full['input']} could not be "
-                                        f"written ({self.disk_full['error']}); {report.ok} input(s) done in this run, "
-                                        f"{report.not_run} not finished: free some space and run again with --resume")
+            raise OSError(errno.ENOSPC, f"no space left on device: the outputs of {self.disk_full['input']} could "
+                                        f"not be written ({self.disk_full['error']}); {report.ok} input(s) done in "
+                                        f"this run, {report.not_run} not finished: free some space and run again "
+                                        "with --resume")
         if self.signals.requested:
             _raise_interrupted(self.signals, report.ok + report.failed, report.not_run)
 
