@@ -21,7 +21,7 @@ from typing import Any, List, Optional
 from remotemedia.batch.ledger import LEDGER_NAME
 from remotemedia.batch.stop import MARKER_PREFIX
 from remotemedia.errors import ConfigurationError
-from remotemedia.io.atomic import fsync_dir, plain_mode
+from remotemedia.io.atomic import fsync_dir, make_plain_temp_dir
 
 #: Hidden names of staging and replaced folders (see the module doc).
 _LEFTOVER = re.compile(r"^\..+\.(partial|old)-[A-Za-z0-9_]+$")
@@ -55,8 +55,8 @@ class staged_folder:
 
     def __enter__(self) -> str:
         os.makedirs(self.parent, exist_ok=True)
-        self.staging = tempfile.mkdtemp(prefix=f".{self.name}.partial-", dir=self.parent)
-        os.chmod(self.staging, plain_mode(directory=True))  # published as is: the user's usual permissions
+        # Published as is: the user's usual permissions (mkdtemp would make it 0o700).
+        self.staging = make_plain_temp_dir(self.parent, f".{self.name}.partial-")
         return self.staging
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -237,7 +237,8 @@ class _Run:
             progress = Progress()
         token = uuid.uuid4().hex[:16]
         flag = StopFlag(self.out_dir, token)
-        base_task = dict(task, manifest=self.manifest, out_root=self.out_dir, **flag.task_fields())
+        base_task = dict(task, manifest=self.manifest, manifest_hash=self.digest, out_root=self.out_dir,
+                         **flag.task_fields())
         ledger: Optional[Ledger] = None
         status = "failed"
         try:

@@ -108,9 +108,17 @@ class StopCheck:
         if self.is_set():
             raise StopRequested()
 
+
+
+class StopHook:
+    """A pipeline hook that stops a run when the batch is stopping, for a pipeline kept across inputs:
+    ``check`` is set to each input's :class:`StopCheck` before it runs."""
+
+    def __init__(self, check: StopCheck) -> None:
+        self.check = check
+
     def before_node(self, **_: Any) -> None:
-        """Pipeline hook: stops the run at the next node call."""
-        self.raise_if_set()
+        self.check.raise_if_set()
 
 
 class SignalStop:

@@ -4,7 +4,11 @@
 so any :class:`concurrent.futures.Executor` can run it: threads, processes, a
 Dask cluster. The task holds the manifest (a JSON dict), the input (path or
 URL) and the output folder, never live objects; the worker builds its own
-pipeline, so each worker resolves native or numpy itself.
+pipeline, so each worker resolves native or numpy itself. A worker thread
+keeps its pipeline for its next inputs of the same batch (a service reuses
+one pipeline for every request the same way; nodes are initialized and
+cleaned up around every run either way) and builds a fresh one after a
+failed attempt.
 
 The worker runs on the library: URL inputs are downloaded by
 :class:`~remotemedia.io.http.HttpFetcher` (timeouts, truncation checks, a
@@ -26,14 +30,16 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 import urllib.parse
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 from remotemedia.batch.adapter import Stage, process_file
+from remotemedia.batch.ledger import manifest_hash
 from remotemedia.batch.publish import outputs_exist, safe_join, staged_folder, sweep_leftovers
-from remotemedia.batch.stop import StopCheck
+from remotemedia.batch.stop import StopCheck, StopHook
 from remotemedia.errors import ConfigurationError, InputFileError, NodeError
 from remotemedia.reliability import TRANSIENT, ErrorClassifier, RetryPolicy, default_classifier
 
@@ -157,18 +163,44 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
 def _worker_id() -> str:
     """``host:pid:thread`` of the worker that ran an input."""
     import socket
-    import threading
 
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-def _attempt(task: Dict[str, Any], source: "_InputFile", stage: Stage, stop: StopCheck) -> Dict[str, Any]:
-    """One attempt: build, download or check the input, run, publish."""
-    stop.raise_if_set()
-    stage.name = "build"
+_KEPT = threading.local()  # .entry: (key, pipeline, StopHook) of the last input this thread ran
+
+
+def _kept_pipeline(task: Dict[str, Any], stop: StopCheck) -> Any:
+    """This worker thread's pipeline for the task's manifest and impl: built once, then reused for the
+    next inputs of the batch (as a service reuses one pipeline for every request; nodes are initialized
+    and cleaned up around every run either way). A failed attempt drops it (:func:`_drop_kept`)."""
+    key = (task.get("manifest_hash") or manifest_hash(task["manifest"]), task.get("impl"),
+           tuple(task.get("plugins") or ()))
+    kept = getattr(_KEPT, "entry", None)
+    if kept is not None and kept[0] == key:
+        kept[2].check = stop
+        return kept[1]
+    _drop_kept()
     for module in task.get("plugins") or ():
         importlib.import_module(module)
-    pipeline = build_pipeline(with_impl(task["manifest"], task.get("impl")), hooks=[stop])
+    hook = StopHook(stop)
+    pipeline = build_pipeline(with_impl(task["manifest"], task.get("impl")), hooks=[hook])
+    _KEPT.entry = (key, pipeline, hook)
+    return pipeline
+
+
+def _drop_kept() -> None:
+    kept = getattr(_KEPT, "entry", None)
+    _KEPT.entry = None
+    if kept is not None:
+        kept[1].close()
+
+
+def _attempt(task: Dict[str, Any], source: "_InputFile", stage: Stage, stop: StopCheck) -> Dict[str, Any]:
+    """One attempt: build (or reuse) the pipeline, download or check the input, run, publish."""
+    stop.raise_if_set()
+    stage.name = "build"
+    pipeline = _kept_pipeline(task, stop)
     try:
         local = source.local_path(stage)
         stage.name = "io"
@@ -177,8 +209,9 @@ def _attempt(task: Dict[str, Any], source: "_InputFile", stage: Stage, stop: Sto
             stop.raise_if_set()  # nothing is published once the batch is stopping
             stage.name = "io"
             names = sorted(os.listdir(staging))
-    finally:
-        pipeline.close()
+    except BaseException:
+        _drop_kept()  # whatever state the failure left, the next attempt starts from a fresh pipeline
+        raise
     metrics = pipeline.get_metrics()
     return {"outputs": [f"{task['key']}/{n}" for n in names], "audio_s": audio_s,
             "node_time_us": {nid: float(d["wall_us"]) for nid, d in metrics["nodes"].items()},

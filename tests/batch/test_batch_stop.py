@@ -19,7 +19,7 @@ import pytest
 from batch_helpers import cli, hidden_paths, ledger_entries, make_small_wavs, read_wav, slow_manifest
 
 from remotemedia.batch import run_batch
-from remotemedia.batch.stop import SignalStop, StopCheck, StopFlag, StopRequested
+from remotemedia.batch.stop import SignalStop, StopCheck, StopFlag, StopHook, StopRequested
 
 
 def published_keys(out: Path) -> set:
@@ -88,7 +88,7 @@ def test_the_stop_flag_reaches_threads_and_other_processes(tmp_path):
     time.sleep(0.06)
     assert elsewhere.is_set() and (tmp_path / (".remotemedia-stop-tok")).exists()
     with pytest.raises(StopRequested):
-        here.before_node(run_id=1, node_id="x")
+        StopHook(here).before_node(run_id=1, node_id="x")
     flag.close()
     assert not (tmp_path / ".remotemedia-stop-tok").exists()
     assert not StopCheck({}).is_set()  # a task without a flag (run_task called directly)
