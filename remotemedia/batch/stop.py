@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from remotemedia.errors import PermanentError
 
@@ -28,7 +28,9 @@ MARKER_PREFIX = ".remotemedia-stop-"
 #: How often a worker outside the coordinating process looks for the marker file (s).
 FILE_POLL_S = 0.05
 
-_LOCAL: Dict[str, threading.Event] = {}  # run token -> event, for workers in the coordinating process
+#: run token -> (pid of the coordinator, event), for workers in the coordinating process (a forked
+#: worker process inherits this dict, but not the coordinator's later set(): it reads the marker).
+_LOCAL: Dict[str, Tuple[int, threading.Event]] = {}
 
 
 class StopRequested(PermanentError):
@@ -50,7 +52,7 @@ class StopFlag:
         self.token = token
         self.marker = os.path.join(out_dir, MARKER_PREFIX + token)
         self.event = threading.Event()
-        _LOCAL[token] = self.event
+        _LOCAL[token] = (os.getpid(), self.event)
 
     def task_fields(self) -> Dict[str, str]:
         """What a task carries so that its worker can check the flag (plain data)."""
@@ -85,7 +87,8 @@ class StopCheck:
 
     def __init__(self, task: Dict[str, Any]) -> None:
         token = task.get("stop_token")
-        self._event = _LOCAL.get(token) if token else None
+        local = _LOCAL.get(token) if token else None
+        self._event = local[1] if local is not None and local[0] == os.getpid() else None
         self._marker: Optional[str] = task.get("stop_marker") if token and self._event is None else None
         self._next_poll = 0.0
         self._seen = False

@@ -137,3 +137,18 @@ def test_signals_are_left_alone_off_the_main_thread_or_when_told():
     thread.start()
     thread.join()
     assert seen == [False]
+
+
+def test_a_forked_worker_reads_the_marker_not_its_copy_of_the_event(tmp_path):
+    import multiprocessing
+
+    flag = StopFlag(str(tmp_path), "forked")
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        flag.set()  # after the fork: the child's copy of the event stays clear
+        assert pool.apply(_stop_seen_in_child, (flag.task_fields(),)) is True
+    flag.close()
+
+
+def _stop_seen_in_child(task) -> bool:
+    return StopCheck(task).is_set()
