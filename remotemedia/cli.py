@@ -170,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Runs MANIFEST over every INPUT (files, directories searched recursively, "
                                    "glob patterns, http(s) URLs). Each input's outputs land atomically in "
                                    "OUTDIR/<name>/; every outcome is appended to OUTDIR/remotemedia-ledger.jsonl. "
-                                   "Exit status 1 when any input failed.")
+                                   "One run at a time per OUTDIR (see --wait). Exit status 1 when any input "
+                                   "failed; 2 for an error (nothing run, or a full disk); 130/143 when stopped by "
+                                   "Ctrl-C/SIGTERM (--resume does the rest).")
     p.add_argument("manifest", help="pipeline manifest JSON file")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="file, directory, glob pattern or http(s) URL")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
