@@ -124,7 +124,9 @@ def _write_item(item: Any, out_dir: str, prefix: str) -> List[str]:
     if _is_audio(item) and len(item) >= 3 and isinstance(item[2], dict) and "segments" in item[2]:
         from remotemedia.nodes.segment_writer import SegmentWriter, segment_file_name, segment_index_name
 
-        writer = SegmentWriter(output_dir=out_dir, sample_format=_sample_format(item[0]), prefix=prefix)
+        # The publisher fsyncs the folder once, before it renames it into place.
+        writer = SegmentWriter(output_dir=out_dir, sample_format=_sample_format(item[0]), prefix=prefix,
+                               sync_dir=False)
         count = writer.process(item)["segments"]
         return [segment_file_name(prefix, j) for j in range(count)] + [segment_index_name(prefix)]
     name = f"{prefix}_" if prefix else ""

@@ -51,6 +51,10 @@ class SegmentWriter(KernelNode):
             without a source file).
         runtime_hint: implementation of the conversion (see :class:`KernelNode`).
         name: node id.
+        sync_dir: fsync the folder before and after the index is written
+            (default). False for a caller that makes the folder durable itself
+            (the batch runner fsyncs its staging folder before it publishes
+            it): each file is still fsynced before its rename.
 
     In a chunk stream only the audio a later segment may still need is kept
     (from the VAD's ``info["keep_from"]`` on), at most about
@@ -65,7 +69,7 @@ class SegmentWriter(KernelNode):
     output_types = {"summary": "any"}
 
     def __init__(self, output_dir: Optional[str] = None, sample_format: str = "i16", prefix: Optional[str] = None,
-                 runtime_hint: str = "auto", name: Optional[str] = None) -> None:
+                 runtime_hint: str = "auto", name: Optional[str] = None, *, sync_dir: bool = True) -> None:
         from remotemedia.kernels.convert import normalize_format
 
         super().__init__(runtime_hint=runtime_hint, name=name)
@@ -74,6 +78,7 @@ class SegmentWriter(KernelNode):
         if self.sample_format == "f32":
             raise KernelInputError("sample_format", "'i16' or 'i32'", repr(sample_format), node_id=self.name)
         self.prefix = prefix
+        self.sync_dir = bool(sync_dir)
         self._state: Optional[_SegmentStream] = None
 
     def _new_stream(self, output: Any = None, source_path: Any = None) -> "_SegmentStream":
@@ -194,11 +199,14 @@ class _SegmentStream:
             }))
 
     def finish(self) -> Dict[str, Any]:
-        from remotemedia.io.atomic import fsync_dir, write_atomic
+        from remotemedia.io.atomic import AtomicFile, fsync_dir
 
-        fsync_dir(self.output_dir)  # the segments' renames are durable before the index names them
-        index = write_atomic(os.path.join(self.output_dir, segment_index_name(self.prefix)),
-                             "".join(line + "\n" for line in self.lines))
+        sync = self.node.sync_dir
+        if sync:
+            fsync_dir(self.output_dir)  # the segments' renames are durable before the index names them
+        with AtomicFile(os.path.join(self.output_dir, segment_index_name(self.prefix)), "w", sync_dir=sync) as f:
+            f.file.write("".join(line + "\n" for line in self.lines))
+        index = f.path
         rate = self.sample_rate or 0
         return {"output_dir": self.output_dir, "index": index, "segments": len(self.lines),
                 "speech_s": self.speech_frames / rate if rate else 0.0, "sample_rate": self.sample_rate,

@@ -80,3 +80,24 @@ def test_segment_writer_with_an_empty_prefix_writes_no_hidden_index(tmp_path):
     SegmentWriter(output_dir=str(tmp_path), prefix="").process(
         (samples, 8000, {"segments": [{"start": 100, "end": 300, "start_s": 0.0125, "end_s": 0.0375}]}))
     assert sorted(os.listdir(tmp_path)) == ["0000.wav", "segments.jsonl"]
+
+
+def test_segment_writer_can_leave_the_folder_fsync_to_its_caller(tmp_path, monkeypatch):
+    import stat
+
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    item = (np.zeros((1, 800), np.int16), 8000, {"segments": [
+        {"start": 100, "end": 300, "start_s": 0.0125, "end_s": 0.0375},
+        {"start": 400, "end": 700, "start_s": 0.05, "end_s": 0.0875}]})
+    for sync_dir, dirs in ((True, 2), (False, 0)):
+        synced.clear()
+        SegmentWriter(output_dir=str(tmp_path / str(sync_dir)), prefix="", sync_dir=sync_dir).process(item)
+        assert synced.count("file") == 3 and synced.count("dir") == dirs  # every file still fsynced
+        assert sorted(os.listdir(tmp_path / str(sync_dir))) == ["0000.wav", "0001.wav", "segments.jsonl"]
