@@ -46,7 +46,9 @@ def main(out: pathlib.Path) -> None:
 
     def segment_list(key: str) -> list:
         (jsonl,) = (out / "prepared" / key).glob("*.segments.jsonl")
-        return [{k: v for k, v in json.loads(line).items() if k != "source"} for line in jsonl.read_text().splitlines()]
+        # without what differs from run to run: the input's path and file time, the pipeline's implementations
+        return [{k: v for k, v in json.loads(line).items() if k not in ("source", "source_info", "pipeline")}
+                for line in jsonl.read_text().splitlines()]
 
     keys = sorted(r["key"] for r in report.results)
     workers = sorted({r["worker"].rsplit(":", 1)[0] for r in report.results})  # which processes did the work

@@ -38,9 +38,11 @@ assert report.exit_code == 0, report.failures
 
 
 def segment_list(key: str) -> list:
-    """The segments of one input as published in prepared/<key>/<stem>.segments.jsonl, without the input path."""
+    """The segments of one input as published in prepared/<key>/<stem>.segments.jsonl, without what differs
+    from run to run: the input's path and file time, and the pipeline's implementations."""
     (jsonl,) = (out / "prepared" / key).glob("*.segments.jsonl")
-    return [{k: v for k, v in json.loads(line).items() if k != "source"} for line in jsonl.read_text().splitlines()]
+    return [{k: v for k, v in json.loads(line).items() if k not in ("source", "source_info", "pipeline")}
+            for line in jsonl.read_text().splitlines()]
 
 
 # Deterministic facts of the batch (the segment WAV files under prepared/ are compared too).

@@ -8,7 +8,8 @@ chunks (bounded memory) and the SegmentWriter publishes <stem>_NNNN.wav per segm
 """
 
 # int16 segments written after resampling: float rounding may move a sample by one step.
-# example-test: int_lsb=1
+# The index names the implementation that ran (its "pipeline" field): compared through segments.json instead.
+# example-test: int_lsb=1 ignore=*.segments.jsonl
 
 import json
 import pathlib
@@ -30,6 +31,8 @@ results = pipeline.run_file(recording, out)  # sink id -> list of summaries (one
 segments = [json.loads(line) for line in (out / f"{recording.stem}.segments.jsonl").read_text().splitlines()]
 for seg in segments:
     print({k: v for k, v in seg.items() if k != "path"})
+# Every field of every segment record but the pipeline's implementations (compared between implementations).
+write_json(out / "segments.json", [{k: v for k, v in seg.items() if k != "pipeline"} for seg in segments])
 write_json(out / "summary.json", {"input": recording.name, "segments": len(segments),
                                   "files": sorted(p.name for p in out.glob("*.wav"))})
 print(f"{recording.name}: {len(segments)} speech segments in {out}")

@@ -56,9 +56,12 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from remotemedia.batch import make_progress, run_batch
+    from remotemedia.export.cli import check_run_exports, run_exports, segment_overrides, with_segment_options
 
+    exports = check_run_exports(args)  # before anything runs
+    manifest = with_segment_options(args.manifest, segment_overrides(args))
     _show_batch_notes()
-    report = run_batch(args.manifest, args.inputs, args.out, executor=args.executor, workers=args.workers,
+    report = run_batch(manifest, args.inputs, args.out, executor=args.executor, workers=args.workers,
                        resume=args.resume, replace_stale=args.replace_stale, lock_wait_s=args.wait,
                        fail_fast=args.fail_fast, impl=args.impl,
                        progress=make_progress(False if args.quiet else None), max_attempts=args.retries + 1,
@@ -68,6 +71,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(report.summary())
     _write_exports(report, args)
+    if exports:
+        run_exports(report, exports, args)  # the ledger's ok inputs only
     return report.exit_code
 
 
@@ -200,7 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import MODULE first, in every worker too (e.g. to register custom node types)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    _export_cli().add_segment_options(p)
+    _export_cli().add_export_options(p, in_run=True)
     p.set_defaults(func=_cmd_run)
+    _export_cli().add_export_command(sub, common)
     p = sub.add_parser("nodes", parents=[common],
                        help="list every node type: parameters, defaults, ports, implementation")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -219,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of pipeline manifests", parents=[common])
     p.set_defaults(func=_cmd_schema)
     return parser
+
+
+def _export_cli() -> Any:
+    from remotemedia.export import cli
+
+    return cli
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -15,8 +15,9 @@ and the Python wrappers re-raise them as these types (``raise ... from``)::
     ├── TransientError                           mark: "retry me" (subclass or raise it)
     │   ├── HttpStatusError (408/429/5xx)        ... status decides, see below
     │   └── TruncatedBodyError (ConnectionError) fewer bytes than Content-Length
-    └── PermanentError                           mark: "never retry me"
-        └── MediaDecodeError (ValueError)        a body is not the media it claims
+    ├── PermanentError                           mark: "never retry me"
+    │   └── MediaDecodeError (ValueError)        a body is not the media it claims
+    └── ExportError                              an export cannot be written as asked
 
 :class:`HttpStatusError` derives from :class:`TransientError` but its
 ``transient`` attribute is False for 4xx statuses other than 408 and 429; the
@@ -92,6 +93,21 @@ class AudioFileError(RemoteMediaError):
     Args:
         message: what is wrong.
         path: the file concerned.
+    """
+
+    def __init__(self, message: str, *, path: Any = None) -> None:
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class ExportError(RemoteMediaError):
+    """An export (Hugging Face, NeMo, lhotse) cannot be written as asked: a segment
+    record that disagrees with its file, a missing source, an option that does
+    not fit the output folder. Nothing is published under the export's name.
+
+    Args:
+        message: what is wrong (names the file, line or option).
+        path: the file or folder concerned.
     """
 
     def __init__(self, message: str, *, path: Any = None) -> None:

@@ -421,10 +421,11 @@ def node_entry(node: Any, *, retry: Optional[Dict[str, Any]] = None) -> Dict[str
         ConfigurationError: a parameter cannot be written (not JSON, positional
             varargs, or unknown to the node type's parameter model).
     """
-    params = node.get_params()
-    from remotemedia.executor import node_type_of
+    from remotemedia.nodes.protocol import traits
 
-    entry: Dict[str, Any] = {"id": node.id, "node_type": node_type_of(node)}
+    params = node.get_params()
+    declared = traits(node)
+    entry: Dict[str, Any] = {"id": node.id, "node_type": declared.node_type}
     runtime_hint = params.pop("runtime_hint", None)
     params.pop("is_streaming", None)
     varargs = [k for k in params if k.startswith("*")]
@@ -448,7 +449,7 @@ def node_entry(node: Any, *, retry: Optional[Dict[str, Any]] = None) -> Dict[str
         entry["runtime_hint"] = runtime_hint
     if retry is not None:
         entry["retry"] = RetryPolicySpec.model_validate(retry).model_dump()
-    if getattr(node, "is_streaming", False):
+    if declared.is_streaming:
         entry["is_streaming"] = True
     return entry
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+import threading
+from typing import Any, AsyncIterator, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from remotemedia.engine import CHUNKS, DEFAULT_QUEUE_CHUNKS, ITEMS, SOURCE_MODE, Engine, RunResult
 from remotemedia.errors import ConfigurationError, NodeExecutionError, PipelineValidationError
-from remotemedia.executor import SOURCE_MODE, Executor, RunResult, node_type_of
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
 from remotemedia.hooks import TimingHook
 from remotemedia.metrics import ExecutionMetrics, empty_metrics
+from remotemedia.nodes import protocol
 from remotemedia.reliability import CircuitBreakerRegistry, RetryPolicy
 
 NodeRef = Union[str, Any]
@@ -52,6 +54,10 @@ class Pipeline:
             :class:`~remotemedia.reliability.RetryPolicy` or a dict of its
             fields); None = ``RetryPolicy()``: transient errors retried 3
             times after 0.1, 0.2, 0.4 s. ``RetryPolicy.none()`` disables retries.
+        fuse: ``"auto"`` (default): in chunk streams, a connected run of nodes
+            whose bound implementation is native runs as one fused native
+            segment (same outputs, one call per chunk); ``"off"``: never. A
+            pure install never fuses.
         circuit_breakers: True (default) = a
             :class:`~remotemedia.reliability.CircuitBreakerRegistry` of this
             pipeline, shared by all its runs; a registry = that one (share it
@@ -68,7 +74,12 @@ class Pipeline:
     def __init__(self, nodes: Optional[Sequence[Any]] = None, name: Optional[str] = None, enable_metrics: bool = False,
                  *, connections: Optional[Sequence[Any]] = None, max_workers: Optional[int] = None,
                  max_concurrency: Optional[int] = None, hooks: Sequence[Any] = (), keep_results: bool = True,
-                 retry: Any = None, circuit_breakers: Any = True, metrics_memory: str = "auto") -> None:
+                 retry: Any = None, circuit_breakers: Any = True, metrics_memory: str = "auto",
+                 fuse: str = "auto") -> None:
+        if fuse not in ("auto", "off"):
+            raise ConfigurationError(f"fuse: expected 'auto' or 'off', given {fuse!r}", parameter="fuse",
+                                     expected="'auto' or 'off'", given=fuse)
+        self.fuse = fuse
         self.name = name or "pipeline"
         self.metadata: Dict[str, Any] = {}
         self.config: Dict[str, Any] = {}
@@ -78,6 +89,7 @@ class Pipeline:
         self._explicit = False
         self._retry: Dict[str, Any] = {}
         self._graph: Optional[PipelineGraph] = None
+        self._hash: Any = _UNSET
         self._metrics = ExecutionMetrics(self.name, memory=metrics_memory) if enable_metrics else None
         # Retry attempts (failed ones, and the success of a retried call), reported with the metrics.
         self._timing = TimingHook() if enable_metrics else None
@@ -88,9 +100,11 @@ class Pipeline:
             circuit_breakers = None
         #: The circuit breakers of this pipeline's runs (None = none).
         self.circuit_breakers: Optional[CircuitBreakerRegistry] = circuit_breakers
-        self.executor = Executor(max_workers=max_workers, max_concurrency=max_concurrency, hooks=all_hooks,
-                                 retry=retry, breakers=circuit_breakers)
+        #: The engine that runs this pipeline (its pool, hooks, retry policy and breakers).
+        self.executor = Engine(max_workers=max_workers, max_concurrency=max_concurrency, hooks=all_hooks,
+                               retry=retry, breakers=circuit_breakers)
         self._active = 0
+        self._sync_lock = threading.Lock()
         self._managed = False
         self._lifecycle_lock: Optional[Tuple[Any, asyncio.Lock]] = None  # (event loop, lock)
         for node in nodes or ():
@@ -144,6 +158,7 @@ class Pipeline:
             RetryPolicy.from_spec(retry)  # rejects a bad policy now
             self._retry[node.id] = retry if isinstance(retry, RetryPolicy) else dict(retry)
         self._graph = None
+        self._hash = _UNSET
         return self
 
     def connect(self, src: NodeRef, dst: NodeRef, *, from_port: Optional[str] = None,
@@ -157,6 +172,7 @@ class Pipeline:
         self._edges.append(Edge(_ref_id(src), _ref_id(dst), from_port, to_port,
                                 path=f"/connections/{len(self._edges)}"))
         self._graph = None
+        self._hash = _UNSET
         return self
 
     @property
@@ -175,16 +191,32 @@ class Pipeline:
             PipelineValidationError: every problem of the graph.
         """
         if self._graph is None:
-            nodes = [GraphNode(n.id, node_type_of(n),
-                               dict(getattr(n, "input_types", {"input": "any"})),
-                               dict(getattr(n, "output_types", {"output": "any"})), path=f"/nodes/{i}")
-                     for i, n in enumerate(self._nodes.values())]
+            nodes = [_graph_node(n, f"/nodes/{i}") for i, n in enumerate(self._nodes.values())]
             graph = PipelineGraph(nodes, self.edges)
             issues = graph.problems()
             if issues:
                 raise PipelineValidationError(issues, f"pipeline {self.name!r}")
             self._graph = graph
         return self._graph
+
+    def identity(self) -> Dict[str, Any]:
+        """Name, manifest hash and per-node implementation of this pipeline (for output records).
+
+        ``hash`` is ``sha256:<hex>`` of the pipeline's manifest as built (every
+        parameter, defaults included; canonical JSON) without the nodes'
+        ``runtime_hint``, so one pipeline has one hash whichever implementation
+        ran it (that is in ``implementation``); None when a parameter cannot be
+        written to a manifest. The hash is computed once per set of nodes and
+        connections.
+
+        Returns:
+            ``{"name": str, "hash": str | None, "implementation": {node id: "native" | "python"}}``
+            (kernel nodes only).
+        """
+        if self._graph is None or self._hash is _UNSET:
+            self._hash = _manifest_hash(self)
+        impls = {n.id: protocol.implementation(n) for n in self._nodes.values() if protocol.runs_kernel(n)}
+        return {"name": self.name, "hash": self._hash, "implementation": impls}
 
     def validate(self) -> "Pipeline":
         """Checks the graph now; returns self."""
@@ -258,25 +290,35 @@ class Pipeline:
                     await self.cleanup()
 
     @contextlib.contextmanager
-    def _implementations(self, use_rust: bool) -> Iterator[None]:
-        """``use_rust=False`` runs kernel nodes left on ``auto`` with numpy, for this run only."""
-        if use_rust:
+    def _sync_lifecycle(self) -> Iterator[None]:
+        """:meth:`_lifecycle` for the inline runs of synchronous entry points (no event loop)."""
+        if self._managed:
             yield
             return
-        changed = []
-        for node in self._nodes.values():
-            if getattr(node, "kernel_family", None) and str(getattr(node, "runtime_hint", "")).lower() == "auto":
-                changed.append((node, node.impl))
-                node.impl = "python"
+        with self._sync_lock:
+            if self._active == 0:
+                self.executor.lifecycle_sync(self._nodes.values(), "initialize")
+            self._active += 1
         try:
             yield
         finally:
-            for node, impl in changed:
-                node.impl = impl
+            with self._sync_lock:
+                self._active -= 1
+                if self._active == 0:
+                    self.executor.lifecycle_sync(self._nodes.values(), "cleanup")
+
+    def _run_nodes(self, use_rust: bool, nodes: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The nodes of one run: ``use_rust=False`` runs kernel nodes left on ``auto`` with numpy,
+        through copies bound to it for this run (the pipeline's own nodes, which another run may be
+        using, are never changed)."""
+        nodes = self._nodes if nodes is None else nodes
+        if use_rust:
+            return nodes
+        return {node_id: protocol.bound_to(node, "python") for node_id, node in nodes.items()}
 
     # ------------------------------------------------------------------ runs
     async def execute(self, input_data: Any = None, use_rust: bool = True) -> RunResult:
-        """Runs the pipeline and returns the full :class:`~remotemedia.executor.RunResult`.
+        """Runs the pipeline and returns the full :class:`~remotemedia.engine.RunResult`.
 
         Args:
             input_data: a list (streamed item by item to every source node),
@@ -292,14 +334,13 @@ class Pipeline:
         """
         graph = self.graph
         async with self._lifecycle():
-            with self._implementations(use_rust):
-                try:
-                    return await self.executor.run(graph, self._nodes, _as_inputs(input_data),
-                                                   keep_results=self.keep_results, pipeline_name=self.name,
-                                                   retry_policies=self._retry_policies())
-                except NodeExecutionError as err:
-                    err.metrics = self.get_metrics()
-                    raise
+            try:
+                return await self.executor.run(graph, self._run_nodes(use_rust), _as_inputs(input_data),
+                                               keep_results=self.keep_results, pipeline_name=self.name,
+                                               retry_policies=self._retry_policies())
+            except NodeExecutionError as err:
+                err.metrics = self.get_metrics()
+                raise
 
     def execute_sync(self, input_data: Any = None, use_rust: bool = True) -> RunResult:
         """:meth:`execute` for code without an event loop."""
@@ -329,9 +370,9 @@ class Pipeline:
 
         - items (the 1.x behaviour): every item of ``inputs`` is a whole input
           (``process`` per item, nothing kept between items);
-        - a chunk stream (see :mod:`remotemedia.streaming`): ``inputs`` is one
-          signal in pieces; stateful nodes are driven with
-          ``process_chunk``/``flush``, edges are bounded queues. Chosen when
+        - a chunk stream (see :mod:`remotemedia.nodes.protocol`): ``inputs`` is
+          one signal in pieces; stateful nodes are driven with
+          ``begin_stream``/``process_chunk``/``flush``, edges are bounded. Chosen when
           ``inputs`` is a file path (read in chunks), when ``chunked=True``
           (``inputs`` is an iterable of ``(samples, sample_rate)`` chunks), or
           when ``inputs`` is None and the pipeline starts with a chunk source
@@ -347,25 +388,19 @@ class Pipeline:
                 ``queue_chunks`` (edge capacity), ``output`` (passed to sinks'
                 ``begin_stream``).
         """
-        if chunked is None:
-            chunked = _is_path(inputs) or (inputs is None and self._starts_with_chunk_source())
-        if chunked:
-            async for out in self._astream_chunks(inputs, **stream_options):
-                yield out
-            return
-        if stream_options:
-            raise ConfigurationError(f"{sorted(stream_options)}: options of chunk streams only (chunked=True)",
-                                     parameter=sorted(stream_options)[0], expected="chunked=True",
-                                     given=stream_options)
-        graph = self.graph
-        single = len(graph.sinks) == 1
+        job = self._stream_job(inputs, chunked, stream_options)
         async with self._lifecycle():
-            feed = SOURCE_MODE if inputs is None else inputs
-            outputs = self.executor.iter_outputs(graph, self._nodes, feed, pipeline_name=self.name,
-                                                 retry_policies=self._retry_policies())
+            if job.mode == CHUNKS:
+                outputs = self.executor.iter_chunk_outputs(job.graph, job.nodes, job.feed, context=job.context,
+                                                           queue_chunks=job.queue_chunks, pipeline_name=self.name,
+                                                           fuse=self.fuse == "auto")
+            else:
+                outputs = self.executor.iter_outputs(job.graph, job.nodes, SOURCE_MODE if job.feed is None
+                                                     else job.feed, pipeline_name=self.name,
+                                                     retry_policies=self._retry_policies())
             try:
                 async for sink, item in outputs:
-                    yield item if single else (sink, item)
+                    yield item if job.single else (sink, item)
                     del item  # keep no output alive while waiting for the next
             except NodeExecutionError as err:
                 err.metrics = self.get_metrics()
@@ -380,10 +415,26 @@ class Pipeline:
     def stream(self, inputs: Any = None, *, chunked: Optional[bool] = None, **stream_options: Any) -> Iterator[Any]:
         """:meth:`astream` as a plain iterator, for code without an event loop.
 
-        Runs a private event loop; a sync ``inputs`` iterable is read on it
-        (in a chunk stream: in the thread pool).
+        A graph of synchronous nodes runs inline, in this thread, one input at
+        a time (a chunk source is read ahead by one thread); any other graph
+        runs on a private event loop. Outputs, hooks and errors are the same.
         """
         _no_running_loop("stream()", "astream()")
+        job = self._stream_job(inputs, chunked, stream_options)
+        run = self._inline_run(job)
+        if run is None:
+            yield from self._stream_on_loop(inputs, chunked, stream_options)
+            return
+        with self._sync_lifecycle():
+            try:
+                for sink, item in self.executor.stream_inline(run, job.feed):
+                    yield item if job.single else (sink, item)
+                    del item
+            except NodeExecutionError as err:
+                err.metrics = self.get_metrics()
+                raise
+
+    def _stream_on_loop(self, inputs: Any, chunked: Optional[bool], stream_options: Dict[str, Any]) -> Iterator[Any]:
         loop = asyncio.new_event_loop()
         agen = self.astream(inputs, chunked=chunked, **stream_options).__aiter__()
         try:
@@ -406,10 +457,13 @@ class Pipeline:
 
     # --------------------------------------------------------- chunk streams
     def _starts_with_chunk_source(self) -> bool:
-        from remotemedia.streaming import is_chunk_source
-
         sources = self.graph.sources
-        return bool(sources) and all(is_chunk_source(self._nodes[n]) for n in sources)
+        return bool(sources) and all(protocol.is_chunk_source(self._nodes[n]) for n in sources)
+
+    def writes_files(self) -> bool:
+        """Whether the pipeline reads its own input file (starts with a chunk source) or ends in file sinks."""
+        sinks = [self._nodes[n] for n in self.graph.sinks]
+        return self._starts_with_chunk_source() or all(protocol.writes_files(n) for n in sinks)
 
     def _graph_with(self, source: Any = None, sink: Any = None) -> Tuple[PipelineGraph, Dict[str, Any]]:
         """The graph plus an implicit source before every source node and/or a sink after the only sink."""
@@ -431,24 +485,31 @@ class Pipeline:
         for node in (source, sink):
             if node is not None and node.id in self._nodes:
                 raise ConfigurationError(f"node id {node.id!r} is reserved for run_file()", node_id=node.id)
-        graph = PipelineGraph([GraphNode(n.id, node_type_of(n), dict(getattr(n, "input_types", {"input": "any"})),
-                                         dict(getattr(n, "output_types", {"output": "any"})))
-                               for n in nodes.values()], edges)
+        graph = PipelineGraph([_graph_node(n) for n in nodes.values()], edges)
         issues = graph.problems()
         if issues:
             raise PipelineValidationError(issues, f"pipeline {self.name!r}")
         return graph, nodes
 
-    async def _astream_chunks(self, inputs: Any, *, chunk_s: Optional[float] = None,
-                              chunk_frames: Optional[int] = None, chunk_bytes: Optional[int] = None,
-                              queue_chunks: Optional[int] = None, output: Any = None, _sink: Any = None,
-                              _pairs: bool = False) -> AsyncIterator[Any]:
+    def _stream_job(self, inputs: Any, chunked: Optional[bool], options: Dict[str, Any],
+                    sink: Any = None, pairs: bool = False) -> "_StreamJob":
+        """What a stream of ``inputs`` runs: items or a chunk stream, over which graph and nodes."""
+        if chunked is None:
+            chunked = _is_path(inputs) or (inputs is None and self._starts_with_chunk_source())
+        if not chunked:
+            if options:
+                raise ConfigurationError(f"{sorted(options)}: options of chunk streams only (chunked=True)",
+                                         parameter=sorted(options)[0], expected="chunked=True", given=options)
+            graph = self.graph
+            return _StreamJob(ITEMS, graph, self._nodes, inputs, {}, DEFAULT_QUEUE_CHUNKS,
+                              len(graph.sinks) == 1 and not pairs)
+        unknown = sorted(set(options) - _STREAM_OPTIONS)
+        if unknown:
+            raise TypeError(f"unexpected stream option(s) {unknown}; known: {sorted(_STREAM_OPTIONS)}")
         from remotemedia.nodes.io_audio import AudioFileSource
-        from remotemedia.streaming import DEFAULT_QUEUE_CHUNKS, ChunkStreamRun
 
-        options = (("chunk_s", chunk_s), ("chunk_frames", chunk_frames), ("chunk_bytes", chunk_bytes),
-                   ("output", output))
-        context: Dict[str, Any] = {k: v for k, v in options if v is not None}
+        context: Dict[str, Any] = {k: v for k, v in options.items() if k != "queue_chunks" and v is not None}
+        context["pipeline"] = self.identity()  # name, hash, implementations: for output records
         source = None
         feed = None
         if _is_path(inputs):
@@ -457,17 +518,39 @@ class Pipeline:
                 source = AudioFileSource(name="__source__")
         elif inputs is not None:
             feed = inputs
-        graph, nodes = self._graph_with(source, _sink)
-        single = len(graph.sinks) == 1 and not _pairs
-        async with self._lifecycle():
-            run = ChunkStreamRun(self.executor, graph, nodes, feed=feed, context=context,
-                                 queue_chunks=queue_chunks or DEFAULT_QUEUE_CHUNKS, pipeline_name=self.name)
-            outputs = run.outputs()
-            try:
-                async for sink, item in outputs:
-                    yield item if single else (sink, item)
-            finally:
-                await outputs.aclose()
+        graph, nodes = self._graph_with(source, sink)
+        queue_chunks = options.get("queue_chunks") or DEFAULT_QUEUE_CHUNKS
+        return _StreamJob(CHUNKS, graph, nodes, feed, context, queue_chunks, len(graph.sinks) == 1 and not pairs)
+
+    def _new_run(self, job: "_StreamJob") -> Any:
+        if job.mode == CHUNKS:
+            return self.executor.chunk_run(job.graph, job.nodes, job.feed, context=job.context,
+                                           queue_chunks=job.queue_chunks, pipeline_name=self.name,
+                                           fuse=self.fuse == "auto")
+        return self.executor.new_run(job.graph, job.nodes, fed=job.feed is not None, pipeline_name=self.name,
+                                     retry_policies=self._retry_policies())
+
+    def _inline_run(self, job: "_StreamJob") -> Any:
+        """The run of ``job`` when it can run inline (see :meth:`Engine.can_inline`), else None."""
+        if job.feed is not None and hasattr(job.feed, "__aiter__"):
+            return None
+        run = self._new_run(job)
+        return run if self.executor.can_inline(run) else None
+
+    def _file_job(self, path: Any, output: Any, stream_options: Dict[str, Any]) -> "_StreamJob":
+        from remotemedia.nodes.io_audio import AudioFileSink
+
+        sinks = [self._nodes[n] for n in self.graph.sinks]
+        sink = None
+        if not all(protocol.writes_files(n) for n in sinks):
+            if output is None:
+                raise ConfigurationError("run_file(path, output): output is required when the pipeline does not "
+                                         "end in file sinks", parameter="output", expected="a file path", given=None)
+            sink = AudioFileSink(name="__output__")
+        options = dict(stream_options)
+        if output is not None:
+            options["output"] = output
+        return self._stream_job(os.fspath(path), True, options, sink=sink, pairs=True)
 
     async def arun_file(self, path: Any, output: Any = None, **stream_options: Any) -> Dict[str, List[Any]]:
         """Processes one file end to end as a chunk stream (bounded memory).
@@ -488,25 +571,31 @@ class Pipeline:
             NodeError: a node failed; no file appears under a final name
                 that was not completely written.
         """
-        from remotemedia.nodes.io_audio import AudioFileSink
-
-        sinks = [self._nodes[n] for n in self.graph.sinks]
-        sink = None
-        if not all(getattr(n, "writes_files", False) for n in sinks):
-            if output is None:
-                raise ConfigurationError("run_file(path, output): output is required when the pipeline does not "
-                                         "end in file sinks", parameter="output", expected="a file path", given=None)
-            sink = AudioFileSink(name="__output__")
+        job = self._file_job(path, output, stream_options)
         results: Dict[str, List[Any]] = {}
-        async for sink_id, item in self._astream_chunks(os.fspath(path), output=output, _sink=sink, _pairs=True,
-                                                        **stream_options):
-            results.setdefault(sink_id, []).append(item)
+        async with self._lifecycle():
+            outputs = self.executor.iter_chunk_outputs(job.graph, job.nodes, None, context=job.context,
+                                                       queue_chunks=job.queue_chunks, pipeline_name=self.name,
+                                                       fuse=self.fuse == "auto")
+            try:
+                async for sink_id, item in outputs:
+                    results.setdefault(sink_id, []).append(item)
+            finally:
+                await outputs.aclose()
         return results
 
     def run_file(self, path: Any, output: Any = None, **stream_options: Any) -> Dict[str, List[Any]]:
-        """:meth:`arun_file` for code without an event loop."""
+        """:meth:`arun_file` for code without an event loop (inline when every node is synchronous)."""
         _no_running_loop("run_file()", "await arun_file()")
-        return asyncio.run(self.arun_file(path, output, **stream_options))
+        job = self._file_job(path, output, stream_options)
+        run = self._inline_run(job)
+        if run is None:
+            return asyncio.run(self.arun_file(path, output, **stream_options))
+        results: Dict[str, List[Any]] = {}
+        with self._sync_lifecycle():
+            for sink_id, item in self.executor.stream_inline(run, None):
+                results.setdefault(sink_id, []).append(item)
+        return results
 
     def _shape(self, outputs: Dict[str, List[Any]]) -> Any:
         shaped = {sink: _one_or_many(items) for sink, items in outputs.items()}
@@ -568,7 +657,8 @@ class Pipeline:
             source: the manifest.
             limits: a :class:`remotemedia.limits.ManifestLimits` for untrusted
                 manifests (default: :data:`remotemedia.limits.DEFAULT_LIMITS`).
-            **kwargs: passed to the constructor.
+            **kwargs: passed to the constructor. ``fuse`` defaults to the
+                manifest's ``config.fuse`` (``"auto"`` or ``"off"``).
 
         Raises:
             PipelineValidationError: every problem of the manifest, before anything runs.
@@ -577,9 +667,12 @@ class Pipeline:
 
         data, nodes = parse_manifest(source, limits=limits)
         connections = data.get("connections")
+        config = dict(data.get("config") or {})
+        if "fuse" not in kwargs and "fuse" in config:  # the manifest's own setting, unless the caller gives one
+            kwargs["fuse"] = config["fuse"]
         pipeline = cls(nodes, name=data["metadata"]["name"], connections=connections, **kwargs)
         pipeline.metadata = {k: v for k, v in data["metadata"].items() if k != "name"}
-        pipeline.config = dict(data.get("config") or {})
+        pipeline.config = config
         for spec in data["nodes"]:
             if spec.get("retry") is not None:
                 pipeline._retry[spec["id"]] = dict(spec["retry"])
@@ -661,6 +754,43 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline(name={self.name!r}, nodes={list(self._nodes)})"
+
+
+_UNSET = object()
+
+
+def _manifest_hash(pipeline: "Pipeline") -> Optional[str]:
+    import hashlib
+    import json
+
+    try:
+        manifest = pipeline.to_manifest()
+    except Exception:  # a custom node parameter that cannot be written: no hash, nothing else lost
+        return None
+    for node in manifest.get("nodes", []):
+        node.pop("runtime_hint", None)
+    text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_STREAM_OPTIONS = frozenset(("chunk_s", "chunk_frames", "chunk_bytes", "queue_chunks", "output"))
+
+
+class _StreamJob(NamedTuple):
+    """What one stream runs (see :meth:`Pipeline._stream_job`)."""
+
+    mode: str
+    graph: PipelineGraph
+    nodes: Dict[str, Any]
+    feed: Any
+    context: Dict[str, Any]
+    queue_chunks: int
+    single: bool
+
+
+def _graph_node(node: Any, path: str = "") -> GraphNode:
+    return GraphNode(node.id, protocol.node_type_of(node), protocol.input_types(node), protocol.output_types(node),
+                     path=path)
 
 
 def _retry_dict(spec: Any) -> Optional[Dict[str, Any]]:

@@ -32,10 +32,12 @@ Users extend both sets, globally with :func:`register_transient` /
 :func:`register_permanent`, or per policy with their own classifier. A
 wrapped error (``__cause__``) that is itself unknown is classified by its cause.
 
-How the executor uses this (see :mod:`remotemedia.executor`): each node call
-is an attempt; a failed attempt is recorded (:class:`AttemptRecord`), the
-policy decides whether and when to retry, and the wait is ``await
-asyncio.sleep`` on the event loop, so other nodes keep running. Breakers are
+How the engine uses this (see :mod:`remotemedia.engine.attempts`, the one
+attempt loop of the package, also behind the batch runner and
+:func:`~remotemedia.engine.attempts.call_with_retries`): each node call is an
+attempt; a failed attempt is recorded (:class:`AttemptRecord`), the policy
+decides whether and when to retry, and the wait is ``await asyncio.sleep`` on
+the event loop (``time.sleep`` in a synchronous run), so other nodes keep running. Breakers are
 looked up per call in a :class:`CircuitBreakerRegistry` by key: the node type,
 or what the node's ``circuit_key(item)`` returns (a remote host, say), so one
 registry passed to several runs (a batch) shares them.
@@ -342,33 +344,6 @@ class RetryPolicy:
                                                   f"{self.max_delay_s:g}")
             delay = max(delay, float(retry_after))
         return RetryDecision(True, delay, f"{kind} error")
-
-    # ---------------------------------------------------- standalone helpers
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Calls ``fn`` with retries (blocking waits); re-raises the last error."""
-        attempt = 1
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                decision = self.decide(exc, attempt)
-                if not decision.retry:
-                    raise
-                time.sleep(decision.delay_s or 0.0)
-                attempt += 1
-
-    async def acall(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Awaits ``fn(...)`` with retries (asynchronous waits); re-raises the last error."""
-        attempt = 1
-        while True:
-            try:
-                return await fn(*args, **kwargs)
-            except Exception as exc:
-                decision = self.decide(exc, attempt)
-                if not decision.retry:
-                    raise
-                await asyncio.sleep(decision.delay_s or 0.0)
-                attempt += 1
 
 
 @dataclass

@@ -11,8 +11,8 @@ from typing import Any, Optional
 import numpy as np
 import pytest
 
+from remotemedia.engine import Executor, shared_thread_pool
 from remotemedia.errors import NodeError
-from remotemedia.executor import Executor, shared_thread_pool
 from remotemedia.nodes.base import Node, PassThroughNode
 from remotemedia.pipeline import Pipeline
 

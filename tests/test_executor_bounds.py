@@ -20,7 +20,7 @@ import pytest
 
 SCRIPT = r"""
 import asyncio, json, resource, sys, threading, time
-from remotemedia.executor import default_max_workers
+from remotemedia.engine import default_max_workers
 from remotemedia.nodes.base import Node
 from remotemedia.pipeline import Pipeline
 

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from remotemedia.engine import Executor
 from remotemedia.errors import NodeExecutionError
-from remotemedia.executor import Executor
 from remotemedia.metrics import ExecutionMetrics
 from remotemedia.nodes.base import Node, PassThroughNode
 from remotemedia.pipeline import Pipeline

@@ -11,6 +11,7 @@ import urllib.error
 import numpy as np
 import pytest
 
+from remotemedia.engine.attempts import acall_with_retries, call_with_retries
 from remotemedia.errors import (
     CircuitOpenError,
     ConfigurationError,
@@ -168,13 +169,13 @@ def test_policy_validation_and_specs():
 
 def test_standalone_call_retries_transient_errors():
     f = Flaky([ConnectionError("a"), TimeoutError("b")])
-    assert FAST.call(f.process, 7) == 7 and f.calls == 3
+    assert call_with_retries(f.process, (7,), FAST) == 7 and f.calls == 3
     g = Flaky([ValueError("bad")])
     with pytest.raises(ValueError):
-        FAST.call(g.process, 7)
+        call_with_retries(g.process, (7,), FAST)
     assert g.calls == 1
     h = AsyncFlaky([ConnectionError("a")])
-    assert asyncio.run(FAST.acall(h.process, 1)) == 1 and h.calls == 2
+    assert asyncio.run(acall_with_retries(h.process, (1,), FAST)) == 1 and h.calls == 2
 
 
 # ------------------------------------------------------ retries in pipelines

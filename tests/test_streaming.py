@@ -48,9 +48,13 @@ class Counter(Node):
 
 def test_process_chunk_then_flush_in_order_and_begin_stream_context():
     rec = Recorder()
-    out = list(Pipeline([rec]).stream(range(10), chunked=True, chunk_frames=5))
+    pipeline = Pipeline([rec])
+    out = list(pipeline.stream(range(10), chunked=True, chunk_frames=5))
     assert out == [("r", i, i) for i in range(10)] + [("r", "flush", 10)]
-    assert rec.begun == {"chunk_frames": 5}
+    from remotemedia.export.record import pipeline_identity
+
+    assert rec.begun == {"chunk_frames": 5, "pipeline": pipeline_identity(pipeline)}
+    assert rec.begun["pipeline"]["name"] == "pipeline" and rec.begun["pipeline"]["hash"].startswith("sha256:")
 
 
 def test_stateless_nodes_get_process_per_chunk_and_none_is_no_output():

@@ -59,7 +59,7 @@ def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[S
         cannot be read (its source node then reports why).
     """
     stage = stage if stage is not None else Stage()
-    if writes_files(pipeline):
+    if pipeline.writes_files():
         # A file pipeline (e.g. examples/pipelines/speech_prep.json): streamed in
         # chunks, in bounded memory, its sinks writing into out_dir.
         stage.name = "read"
@@ -75,13 +75,6 @@ def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[S
     stage.name = "io"
     write_outputs(result.outputs, out_dir)
     return samples.shape[1] / sample_rate
-
-
-def writes_files(pipeline: Any) -> bool:
-    """True when the pipeline reads its own input file or ends in file-writing sinks."""
-    nodes = {n.id: n for n in pipeline.nodes}
-    sinks = [nodes[n] for n in pipeline.graph.sinks]
-    return pipeline._starts_with_chunk_source() or all(getattr(n, "writes_files", False) for n in sinks)
 
 
 def audio_duration_s(path: str) -> Optional[float]:

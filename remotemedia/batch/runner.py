@@ -34,6 +34,7 @@ from remotemedia.errors import (
     describe_lock_holder,
     describe_stale,
 )
+from remotemedia.nodes import protocol
 
 ExecutorSpec = Union[None, str, cf.Executor]
 Todo = Tuple[InputItem, Optional[int], Optional[int]]  # (input, size, mtime_ns)
@@ -126,7 +127,7 @@ def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_
         importlib.import_module(module)
     manifest = load_batch_manifest(manifest_or_pipeline)
     probe = build_pipeline(with_impl(manifest, impl))  # every manifest error, before anything runs
-    node_types = {n.id: getattr(n, "node_type", type(n).__name__) for n in probe.nodes}
+    node_types = {n.id: protocol.node_type_of(n) for n in probe.nodes}
     probe.close()
     out_dir = os.path.abspath(os.fspath(out_dir))
     os.makedirs(out_dir, exist_ok=True)

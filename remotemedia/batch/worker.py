@@ -15,10 +15,11 @@ The worker runs on the library: URL inputs are downloaded by
 broken download resumed by the next attempt), files are read and written by
 :mod:`remotemedia.io` (see :mod:`remotemedia.batch.adapter`), outputs are
 published atomically (:mod:`remotemedia.batch.publish`), and a failed attempt
-is retried by :meth:`remotemedia.reliability.RetryPolicy.call` when the
-library's :class:`~remotemedia.reliability.ErrorClassifier` calls the failure
-transient (plus, since a retry redoes the whole input from scratch, any
-``OSError`` it does not know, such as EIO).
+is retried by the engine's attempt loop
+(:func:`remotemedia.engine.attempts.call_with_retries`) when the library's
+:class:`~remotemedia.reliability.ErrorClassifier` calls the failure transient
+(plus, since a retry redoes the whole input from scratch, any ``OSError`` it
+does not know, such as EIO).
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ from remotemedia.batch.adapter import Stage, process_file
 from remotemedia.batch.ledger import manifest_hash
 from remotemedia.batch.publish import outputs_exist, safe_join, staged_folder, sweep_leftovers
 from remotemedia.batch.stop import StopCheck, StopHook
+from remotemedia.engine.attempts import call_with_retries
 from remotemedia.errors import ConfigurationError, InputFileError, NodeError
+from remotemedia.nodes import protocol
 from remotemedia.reliability import TRANSIENT, ErrorClassifier, RetryPolicy, default_classifier
 
 __all__ = ["run_task", "build_pipeline", "with_impl", "is_transient", "batch_classifier", "file_identity",
@@ -69,7 +72,7 @@ def with_impl(manifest: Dict[str, Any], impl: Optional[str]) -> Dict[str, Any]:
     out = copy.deepcopy(manifest)
     for spec in out.get("nodes", []):
         cls = classes.get(spec.get("node_type")) if isinstance(spec, dict) else None
-        if cls is not None and getattr(cls, "kernel_family", None) is not None:
+        if cls is not None and protocol.class_traits(cls).kernel_family is not None:
             spec["runtime_hint"] = impl
     return out
 
@@ -150,7 +153,7 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
                 attempts += 1
                 return _attempt(task, source, stage, stop)
 
-            result = policy.call(attempt)
+            result = call_with_retries(attempt, (), policy)
     except Exception as exc:  # every failure of this input ends up in its failure line
         if stop.is_set():
             return {"status": "aborted", "attempts": attempts, "elapsed_s": time.perf_counter() - t0,
@@ -215,7 +218,8 @@ def _attempt(task: Dict[str, Any], source: "_InputFile", stage: Stage, stop: Sto
     metrics = pipeline.get_metrics()
     return {"outputs": [f"{task['key']}/{n}" for n in names], "audio_s": audio_s,
             "node_time_us": {nid: float(d["wall_us"]) for nid, d in metrics["nodes"].items()},
-            "metrics": metrics, "impl": {n.id: n.impl for n in pipeline.nodes if hasattr(n, "impl")}}
+            "metrics": metrics,
+            "impl": {n.id: protocol.implementation(n) for n in pipeline.nodes if protocol.runs_kernel(n)}}
 
 
 def _failure(exc: BaseException, stage: Stage, attempts: int, classifier: ErrorClassifier,

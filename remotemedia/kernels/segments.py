@@ -237,3 +237,182 @@ def speech_segments(decisions: np.ndarray, frame_length: int, sample_rate: int, 
     tracker = SegmentTracker(frame_length, sample_rate, min_speech_ms=min_speech_ms, min_silence_ms=min_silence_ms,
                              pre_roll_ms=pre_roll_ms, post_roll_ms=post_roll_ms, max_segment_s=max_segment_s)
     return tracker.push(decisions, energy) + tracker.finish(total_samples)
+
+
+# ------------------------------------------------------------ output shaping
+class ShapedSegment(NamedTuple):
+    """A segment as it will be written: merged, padded, filtered.
+
+    Attributes:
+        start: first sample (inclusive) of the written audio.
+        end: last sample + 1 (exclusive).
+        speech_start: first sample of the first detected segment inside it (before padding).
+        speech_end: end of the last detected segment inside it (before padding).
+        merged: how many detected segments it holds (1 unless merged).
+    """
+
+    start: int
+    end: int
+    speech_start: int
+    speech_end: int
+    merged: int
+
+
+def _optional_limit(value: object, parameter: str, node_id: Optional[str]) -> Optional[float]:
+    return None if value is None else _non_negative(value, parameter, node_id)
+
+
+class SegmentShaper:
+    """Streaming post-processing of detected segments: merge, pad, filter by duration.
+
+    Rules, in order (defaults change nothing):
+
+    1. **Merge**: with ``merge_max_s > 0``, neighbouring segments are joined
+       (the pause between them included) while the joined span stays at most
+       ``merge_max_s`` long and, with ``merge_gap_s``, every pause joined is at
+       most ``merge_gap_s``. Greedy, left to right.
+    2. **Pad**: ``pad_s`` of audio is added at both ends, clipped to the
+       signal; padded neighbours may overlap (each is written on its own).
+    3. **Filter**: a segment shorter than ``min_duration_s`` or (with
+       ``max_duration_s > 0``) longer than ``max_duration_s`` after padding is
+       dropped, so every written file lasts between the two.
+
+    Durations are converted to samples once (``round(s * sample_rate)``, half
+    to even). Segments must come in order and not overlap (as the
+    :class:`SegmentTracker` gives them). Feed them with :meth:`push` and say
+    how far the audio goes with ``covered``; :meth:`finish` returns the rest.
+
+    Args:
+        sample_rate: Hz of the segment positions.
+        min_duration_s: shortest written segment (s); 0 = no limit.
+        max_duration_s: longest written segment (s); 0 = no limit.
+        merge_max_s: longest merged span (s, before padding); 0 = no merging.
+        merge_gap_s: longest pause merged over (s); None = any pause.
+        pad_s: audio added at both ends (s).
+        node_id: named in errors.
+    """
+
+    def __init__(self, sample_rate: int, *, min_duration_s: float = 0.0, max_duration_s: float = 0.0,
+                 merge_max_s: float = 0.0, merge_gap_s: Optional[float] = None, pad_s: float = 0.0,
+                 node_id: Optional[str] = None) -> None:
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
+            raise KernelInputError("sample_rate", "an int >= 1 (Hz)", repr(sample_rate), node_id=node_id)
+        check_shaping(min_duration_s=min_duration_s, max_duration_s=max_duration_s, merge_max_s=merge_max_s,
+                      merge_gap_s=merge_gap_s, pad_s=pad_s, node_id=node_id)
+        self.sample_rate = int(sample_rate)
+        self.min_duration_s = float(min_duration_s)
+        self.max_duration_s = float(max_duration_s)
+        self.merge_max = round(float(merge_max_s) * self.sample_rate)
+        self.merge_gap = None if merge_gap_s is None else round(float(merge_gap_s) * self.sample_rate)
+        self.pad = round(float(pad_s) * self.sample_rate)
+        self._open: Optional[List[int]] = None  # [speech_start, speech_end, merged] not closed yet
+        self._closed: List[List[int]] = []  # closed groups waiting for their padding audio
+        self.dropped_short = 0
+        self.dropped_long = 0
+
+    def push(self, segments: "list", covered: int, next_start: Optional[int] = None) -> List[ShapedSegment]:
+        """Adds detected segments; returns the shaped segments now complete.
+
+        Args:
+            segments: ``(start, end)`` pairs, dicts with ``start``/``end``, or
+                :class:`Segment` (samples, in order).
+            covered: samples of audio known so far (a segment is complete once
+                its padded end is covered).
+            next_start: the earliest sample a segment not pushed yet may start
+                at (lets a merge group close before the next segment arrives).
+        """
+        for seg in segments:
+            start, end = _bounds(seg)
+            group = self._open
+            if group is not None and self._joins(group, start, end):
+                group[1] = end
+                group[2] += 1
+                continue
+            if group is not None:
+                self._closed.append(group)
+            self._open = [start, end, 1]
+        if self._open is not None and (self.merge_max <= 0 or (next_start is not None and not self._may_join(
+                self._open, next_start))):
+            self._closed.append(self._open)
+            self._open = None
+        out = []
+        while self._closed and self._closed[0][1] + self.pad <= covered:
+            shaped = self._shape(self._closed.pop(0), covered)
+            if shaped is not None:
+                out.append(shaped)
+        return out
+
+    def earliest_pending_start(self) -> Optional[int]:
+        """The first sample a segment not returned yet may include (padding included), or None."""
+        groups = self._closed + ([self._open] if self._open is not None else [])
+        return max(0, groups[0][0] - self.pad) if groups else None
+
+    def finish(self, total_samples: int) -> List[ShapedSegment]:
+        """Closes the stream (``total_samples`` = the signal's length); returns the remaining segments."""
+        if self._open is not None:
+            self._closed.append(self._open)
+            self._open = None
+        out = []
+        for group in self._closed:
+            shaped = self._shape(group, int(total_samples))
+            if shaped is not None:
+                out.append(shaped)
+        self._closed = []
+        return out
+
+    def _joins(self, group: List[int], start: int, end: int) -> bool:
+        if self.merge_max <= 0 or end - group[0] > self.merge_max:
+            return False
+        return self.merge_gap is None or start - group[1] <= self.merge_gap
+
+    def _may_join(self, group: List[int], next_start: int) -> bool:
+        # A later segment ends after next_start: it can join only if that is still inside the limits.
+        if next_start - group[0] >= self.merge_max:
+            return False
+        return self.merge_gap is None or next_start - group[1] <= self.merge_gap
+
+    def _shape(self, group: List[int], total: int) -> Optional[ShapedSegment]:
+        speech_start, speech_end, merged = group
+        start = max(0, speech_start - self.pad)
+        end = min(max(total, speech_end), speech_end + self.pad)
+        duration_s = (end - start) / self.sample_rate
+        if duration_s < self.min_duration_s - 1e-12:
+            self.dropped_short += 1
+            return None
+        if self.max_duration_s > 0 and duration_s > self.max_duration_s + 1e-12:
+            self.dropped_long += 1
+            return None
+        return ShapedSegment(start, end, speech_start, speech_end, merged)
+
+
+def _bounds(seg: object) -> "tuple[int, int]":
+    if isinstance(seg, dict):
+        return int(seg["start"]), int(seg["end"])
+    start, end = seg[0], seg[1]  # type: ignore[index]
+    return int(start), int(end)
+
+
+def check_shaping(*, min_duration_s: object = 0.0, max_duration_s: object = 0.0, merge_max_s: object = 0.0,
+                  merge_gap_s: object = None, pad_s: object = 0.0, node_id: Optional[str] = None) -> None:
+    """Validates :class:`SegmentShaper`'s options (raises :class:`KernelInputError` naming the bad one)."""
+    low = _non_negative(min_duration_s, "min_duration_s", node_id)
+    high = _non_negative(max_duration_s, "max_duration_s", node_id)
+    _non_negative(merge_max_s, "merge_max_s", node_id)
+    _optional_limit(merge_gap_s, "merge_gap_s", node_id)
+    _non_negative(pad_s, "pad_s", node_id)
+    if high > 0 and low > high:
+        raise KernelInputError("max_duration_s", f"0 (no limit) or at least min_duration_s ({low:g} s)",
+                               repr(max_duration_s), node_id=node_id)
+
+
+def shape_segments(segments: "list", sample_rate: int, total_samples: int, **options: object) -> List[ShapedSegment]:
+    """:class:`SegmentShaper` over a whole list of segments (same results as any streaming of it).
+
+    Args:
+        segments: detected segments (see :meth:`SegmentShaper.push`), in order.
+        sample_rate: Hz.
+        total_samples: the signal's length in samples.
+        **options: :class:`SegmentShaper`'s keyword arguments.
+    """
+    shaper = SegmentShaper(sample_rate, **options)  # type: ignore[arg-type]
+    return shaper.push(segments, 0) + shaper.finish(total_samples)

@@ -32,6 +32,20 @@ class KernelNode(Node):
         assert self.kernel_family is not None
         self.impl, self.impl_reason = resolve_impl(self.kernel_family, runtime_hint, node_id=self.name)
 
+    def with_impl(self, impl: str) -> "KernelNode":
+        """A copy of this node bound to ``impl`` (``"python"`` or ``"native"``), without stream state.
+
+        The node itself is not changed (another run may be using it).
+        """
+        import copy
+
+        clone = copy.copy(self)
+        clone.impl, clone.impl_reason = resolve_impl(self.kernel_family, impl, node_id=self.name)
+        reset = getattr(clone, "reset", None)
+        if callable(reset):
+            reset()
+        return clone
+
 
 @register_node
 class FormatConverterNode(KernelNode):
@@ -174,8 +188,8 @@ class VADNode(KernelNode):
     ``process((audio, sample_rate))`` treats its input as one whole clip (a
     fresh detector per call) and returns ``(audio (channels, frames), sample_rate,
     info)`` with ``info`` keys ``is_speech`` (bool), ``speech_frames``,
-    ``total_frames``, ``speech_ratio``, ``frame_ms``, ``backend``,
-    ``implementation``, ``decisions`` (uint8 per frame) and, with
+    ``total_frames``, ``speech_ratio``, ``frame_ms``, ``backend``, ``mode``
+    (WebRTC aggressiveness; None for the energy backend), ``implementation``, ``decisions`` (uint8 per frame) and, with
     ``segments=True``, ``segments`` (list of dicts with ``start``/``end`` in
     samples and ``start_s``/``end_s`` in seconds, at the input's sample rate).
     Multi-channel input is mixed to mono for detection; the audio is returned
@@ -365,6 +379,7 @@ class _VadStream:
             "speech_ratio": ratio,
             "frame_ms": self.node.frame_duration_ms,
             "backend": self.node.backend,
+            "mode": self.node.mode if self.node.backend == "webrtc" else None,
             "implementation": self.node.impl,
             "decisions": decisions,
         }

@@ -153,6 +153,10 @@ class Node:
         """Releases resources after the last ``process`` call."""
         self._is_initialized = False
 
+    # The engine calls these two inline, in order, without a thread hop (see nodes/protocol.py).
+    initialize._rm_trivial = True  # type: ignore[attr-defined]
+    cleanup._rm_trivial = True  # type: ignore[attr-defined]
+
     def process(self, data: Any) -> Any:
         """Processes one input item and returns the output item."""
         raise NotImplementedError(f"{type(self).__name__}.process")

@@ -16,20 +16,22 @@ def describe_nodes() -> Dict[str, Dict[str, Any]]:
         "native"/"python", "reason", "runtime_hint": whether the type takes one}``.
         Defaults are JSON values (``repr`` text when not JSON-serialisable).
     """
+    from remotemedia.nodes.protocol import class_traits
     from remotemedia.nodes.registry import registered_classes
 
     out: Dict[str, Dict[str, Any]] = {}
     for name, cls in sorted(registered_classes().items()):
+        declared = class_traits(cls)
         out[name] = {
             "summary": _summary(cls),
             "module": cls.__module__,
             "parameters": _parameters(cls),
-            "inputs": dict(getattr(cls, "input_types", {})),
-            "outputs": dict(getattr(cls, "output_types", {})),
-            "kernel": getattr(cls, "kernel_family", None),
-            "implementation": getattr(cls, "default_impl", "python"),
-            "reason": getattr(cls, "default_impl_reason", ""),
-            "runtime_hint": getattr(cls, "kernel_family", None) is not None,
+            "inputs": dict(declared.input_types),
+            "outputs": dict(declared.output_types),
+            "kernel": declared.kernel_family,
+            "implementation": declared.default_impl,
+            "reason": declared.default_impl_reason,
+            "runtime_hint": declared.kernel_family is not None,
         }
     return out
 

@@ -32,13 +32,17 @@ def params_model(cls: type) -> type:
     cached = cls.__dict__.get("_rm_params_model")
     if cached is not None:
         return cached
-    explicit = getattr(cls, "Params", None)
+    from remotemedia.nodes.protocol import class_traits
+
+    explicit = class_traits(cls).params_class
     model = explicit if explicit is not None else _derive(cls)
     cls._rm_params_model = model  # type: ignore[attr-defined]
     return model
 
 
 def _derive(cls: type) -> type:
+    from remotemedia.nodes.protocol import class_traits
+
     init = inspect.unwrap(cls.__init__)  # type: ignore[misc]
     sig = inspect.signature(init)
     try:
@@ -52,7 +56,7 @@ def _derive(cls: type) -> type:
         default = ... if param.default is param.empty else param.default
         fields[pname] = (hints.get(pname, Any), default)
     config = ConfigDict(
-        extra="allow" if getattr(cls, "allow_extra_params", False) else "forbid",
+        extra="allow" if class_traits(cls).allow_extra_params else "forbid",
         arbitrary_types_allowed=True,
     )
     return create_model(f"{cls.__name__}Params", __config__=config, **fields)  # type: ignore[call-overload]

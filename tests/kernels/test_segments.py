@@ -119,3 +119,89 @@ def test_post_roll_into_a_padded_last_frame_is_clipped_in_streaming_too():
     t = SegmentTracker(FL, SR, **kw)
     streamed = t.push(d) + t.finish(104)
     assert whole == streamed == [Segment(10, 104, 0.01, 0.104)]
+
+
+# ------------------------------------------------------------ output shaping
+from remotemedia.kernels.segments import SegmentShaper, ShapedSegment, shape_segments  # noqa: E402
+
+
+def shaped(segments, total=10_000, rate=SR, **options):
+    return [(s.start, s.end, s.merged) for s in shape_segments(segments, rate, total, **options)]
+
+
+SEGS = [(100, 300), (400, 500), (1500, 1600), (1650, 2900), (5000, 5020)]
+
+
+def test_defaults_keep_every_segment_as_detected():
+    got = shape_segments(SEGS, SR, 10_000)
+    assert got == [ShapedSegment(s, e, s, e, 1) for s, e in SEGS]
+
+
+def test_merge_joins_neighbours_up_to_the_maximum_span():
+    # 1 s at 1 kHz: (100, 300) + (400, 500) span 400 -> joined; adding (1500, 1600) would span 1500.
+    assert shaped(SEGS, merge_max_s=1.0) == [(100, 500, 2), (1500, 1600, 1), (1650, 2900, 1), (5000, 5020, 1)]
+    assert shaped(SEGS, merge_max_s=1.5) == [(100, 1600, 3), (1650, 2900, 1), (5000, 5020, 1)]
+    # A gap limit of 0.06 s keeps (100, 300) and (400, 500) apart but joins (1500, 1600) and (1650, 2900).
+    assert shaped(SEGS, merge_max_s=2.0, merge_gap_s=0.06) == [(100, 300, 1), (400, 500, 1), (1500, 2900, 2),
+                                                                (5000, 5020, 1)]
+
+
+def test_padding_is_clipped_to_the_signal_and_may_overlap():
+    assert shaped([(10, 200), (230, 400), (900, 995)], total=1000, pad_s=0.05) == [
+        (0, 250, 1), (180, 450, 1), (850, 1000, 1)]
+    got = shape_segments([(10, 200)], SR, 1000, pad_s=0.05)
+    assert got[0].speech_start == 10 and got[0].speech_end == 200  # the detected extent is kept
+
+
+def test_duration_filters_apply_to_the_written_length():
+    assert shaped(SEGS, min_duration_s=0.15) == [(100, 300, 1), (1650, 2900, 1)]
+    assert shaped(SEGS, max_duration_s=0.2) == [(100, 300, 1), (400, 500, 1), (1500, 1600, 1), (5000, 5020, 1)]
+    # Padding counts: (5000, 5020) padded by 0.05 s lasts 0.12 s and passes a 0.1 s minimum.
+    assert shaped(SEGS, min_duration_s=0.1, pad_s=0.05)[-1] == (4950, 5070, 1)
+    shaper = SegmentShaper(SR, min_duration_s=0.15, max_duration_s=1.0)
+    shaper.push(SEGS, 0)
+    assert len(shaper.finish(10_000)) == 1 and (shaper.dropped_short, shaper.dropped_long) == (3, 1)
+
+
+@pytest.mark.parametrize(("options", "parameter"), [
+    ({"pad_s": -1}, "pad_s"), ({"merge_max_s": float("nan")}, "merge_max_s"), ({"merge_gap_s": "x"}, "merge_gap_s"),
+    ({"min_duration_s": 2.0, "max_duration_s": 1.0}, "max_duration_s"), ({"min_duration_s": True}, "min_duration_s"),
+])
+def test_bad_options_name_the_parameter(options, parameter):
+    with pytest.raises(KernelInputError, match=f"node 'w': {parameter}: expected"):
+        SegmentShaper(SR, node_id="w", **options)
+
+
+@st.composite
+def segment_lists(draw):
+    n = draw(st.integers(0, 12))
+    cuts = sorted(draw(st.lists(st.integers(0, 5000), min_size=2 * n, max_size=2 * n, unique=True)))
+    return [(cuts[2 * i], cuts[2 * i + 1]) for i in range(n)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(segments=segment_lists(), splits=st.lists(st.integers(0, 12), max_size=6),
+       merge_max_s=st.sampled_from([0.0, 0.3, 1.0, 3.0]), merge_gap_s=st.sampled_from([None, 0.0, 0.1, 0.5]),
+       pad_s=st.sampled_from([0.0, 0.01, 0.2]), min_duration_s=st.sampled_from([0.0, 0.1]),
+       max_duration_s=st.sampled_from([0.0, 0.5, 2.0]))
+def test_streaming_equals_whole(segments, splits, **options):
+    """Segments pushed in any groups, with covered / next_start as a VAD stream gives them, shape as the whole list."""
+    total = 5200
+    whole = shape_segments(segments, SR, total, **options)
+    shaper = SegmentShaper(SR, **options)
+    got, pos = [], 0
+    for k in sorted(set(splits)) + [len(segments)]:
+        group, pos_next = segments[pos:k], max(k, pos)
+        if not group and k != len(segments):
+            continue
+        covered = group[-1][1] if group else total  # the VAD releases a segment once its end is covered
+        # the next segment (not pushed yet) starts at or after next_start
+        next_start = segments[pos_next][0] if pos_next < len(segments) else covered
+        got += shaper.push(group, covered, next_start)
+        pos = pos_next
+        # everything returned is complete: its padded end was covered
+        assert all(s.end <= covered for s in got)
+        pending = shaper.earliest_pending_start()
+        assert pending is None or pending <= min([s[0] for s in segments[pos:]] + [10 ** 9])
+    got += shaper.finish(total)
+    assert got == whole
