@@ -49,9 +49,11 @@ _log = logging.getLogger("remotemedia.batch")
 
 def load_batch_manifest(manifest_or_pipeline: Any) -> Dict[str, Any]:
     """A manifest dict from a dict, a JSON string, a file path or a :class:`~remotemedia.Pipeline`."""
-    if hasattr(manifest_or_pipeline, "to_manifest"):
-        return manifest_or_pipeline.to_manifest()
     from remotemedia.manifest import load_manifest
+    from remotemedia.pipeline import Pipeline
+
+    if isinstance(manifest_or_pipeline, Pipeline):
+        return manifest_or_pipeline.to_manifest()
 
     return load_manifest(manifest_or_pipeline)
 
