@@ -1,7 +1,8 @@
-"""Helpers shared by the examples: where the speech recordings are, WAV in/out, the output folder.
+"""Helpers shared by the examples: where the speech recordings are, WAV in/out, the output folder, media encoding.
 
 Not an example itself (the leading underscore keeps it out of the example test).
-Only the standard library and numpy: WAV files go through the stdlib ``wave`` module.
+Only the standard library and numpy: WAV files go through the stdlib ``wave`` module (the media
+helpers import PyAV when called).
 """
 
 from __future__ import annotations
@@ -109,3 +110,48 @@ def make_speech_folder(folder: Any) -> list:
     right = np.round(audio[0] * 0.8).astype(np.int16)
     write_wav(folder / "stereo" / "en_m_16k_stereo.wav", np.stack([audio[0], right]), sample_rate)
     return names + ["stereo/en_m_16k_stereo.wav"]
+
+
+def import_av_or_skip(out: pathlib.Path) -> Any:
+    """PyAV for the media examples; without it, writes ``out/skipped.txt`` and exits 0 (the extra is optional)."""
+    try:
+        import av
+    except ImportError:
+        (out / "skipped.txt").write_text("skipped: PyAV is not installed (pip install 'remotemedia[media]')\n")
+        print("PyAV is not installed: skipped")
+        raise SystemExit(0) from None
+    return av
+
+
+def encode_media(path: Any, samples: np.ndarray, rate: int, codec: str, out_rate: Any = None,
+                 video: bool = False) -> None:
+    """Encodes int16 samples (channels, frames) with PyAV (``out_rate``: the codec's rate, e.g. 48 kHz opus),
+    with a 25 fps 64x48 H.264 video track next to it when ``video``. Needs the media extra."""
+    import fractions
+
+    import av
+
+    layout = "mono" if samples.shape[0] == 1 else "stereo"
+    audio = samples.astype(np.float32) / 32768
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=out_rate or rate)
+        stream.layout = layout
+        vstream = None
+        if video:
+            vstream = container.add_stream("libx264", rate=25)
+            vstream.width, vstream.height, vstream.pix_fmt = 64, 48, "yuv420p"
+        for pos in range(0, audio.shape[1], 1024):  # PyAV converts rate and sample format for the encoder
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, pos:pos + 1024]), format="fltp",
+                                               layout=layout)
+            frame.sample_rate, frame.pts, frame.time_base = rate, pos, fractions.Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+        if vstream is not None:
+            for i in range(audio.shape[1] * 25 // rate):
+                image = np.full((48, 64, 3), (i * 9) % 256, np.uint8)
+                for packet in vstream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    container.mux(packet)
+            for packet in vstream.encode(None):
+                container.mux(packet)

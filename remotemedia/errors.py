@@ -8,7 +8,8 @@ and the Python wrappers re-raise them as these types (``raise ... from``)::
     RemoteMediaError
     ├── ConfigurationError (ValueError)          permanent: never retried
     │   ├── KernelInputError                     a kernel's input breaks its contract
-    │   └── PipelineValidationError              every problem of a manifest / graph
+    │   └── PipelineValidationError              every problem of a manifest / graph (also a PipelineError)
+    ├── PipelineError                            1.x base of pipeline-level errors
     ├── NativeUnavailableError (ImportError)     native forced but unusable
     ├── NodeExecutionError (alias NodeError)     a node failed at run time (after retries)
     ├── CircuitOpenError                         a circuit breaker refused the call
@@ -313,7 +314,11 @@ class ValidationIssue:
         return f"{self.path or '/'}{where}: {self.message}"
 
 
-class PipelineValidationError(ConfigurationError):
+class PipelineError(RemoteMediaError):
+    """Base of pipeline-level errors (the remotemedia 1.x name, ``remotemedia.core.exceptions``)."""
+
+
+class PipelineValidationError(ConfigurationError, PipelineError):
     """A manifest or pipeline graph is invalid; ``issues`` lists every problem found.
 
     Args:

@@ -71,6 +71,8 @@ class NodeSpec(_Strict):
     runtime_hint: Optional[Literal["auto", "native", "python", "rust"]] = None
     retry: Optional[RetryPolicySpec] = None
     is_streaming: Optional[bool] = None
+    capabilities: Optional[Dict[str, Any]] = Field(
+        None, description="remotemedia 1.x resource requirements (Pipeline.serialize); accepted and not used")
 
 
 class ConnectionSpec(_Strict):

@@ -18,10 +18,10 @@ import os
 import threading
 from typing import Any, AsyncIterator, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from remotemedia.core.legacy import LegacyPipelineMixin
 from remotemedia.engine import CHUNKS, DEFAULT_QUEUE_CHUNKS, ITEMS, SOURCE_MODE, Engine, RunResult
 from remotemedia.errors import ConfigurationError, NodeExecutionError, PipelineValidationError
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
-from remotemedia.hooks import TimingHook
 from remotemedia.metrics import ExecutionMetrics, empty_metrics
 from remotemedia.nodes import protocol
 from remotemedia.reliability import CircuitBreakerRegistry, RetryPolicy
@@ -29,8 +29,9 @@ from remotemedia.reliability import CircuitBreakerRegistry, RetryPolicy
 NodeRef = Union[str, Any]
 
 
-class Pipeline:
-    """A directed acyclic graph of nodes.
+class Pipeline(LegacyPipelineMixin):
+    """A directed acyclic graph of nodes (the 1.x methods such as ``serialize`` and
+    ``export_definition`` come from :mod:`remotemedia.core.legacy`).
 
     Args:
         nodes: nodes to add, in order (see :meth:`add_node`).
@@ -39,8 +40,9 @@ class Pipeline:
             :class:`~remotemedia.metrics.ExecutionMetrics` hook), read with
             :meth:`get_metrics`.
         metrics_memory: how peak memory is measured: ``"auto"`` (the native
-            allocation counters, else tracemalloc, which once started stays on
-            for the process), ``"counting"``, ``"tracemalloc"`` or ``"off"``.
+            allocation counters, else not at all), ``"counting"``,
+            ``"tracemalloc"`` (once started it stays on for the process) or
+            ``"off"`` (see :mod:`remotemedia.metrics.memory`).
         connections: explicit connections, as ``(src, dst)`` tuples or dicts
             with ``from``/``to``/``from_port``/``to_port``; ``[]`` means none.
             Without it (and without :meth:`connect`), nodes form a chain.
@@ -91,9 +93,7 @@ class Pipeline:
         self._graph: Optional[PipelineGraph] = None
         self._hash: Any = _UNSET
         self._metrics = ExecutionMetrics(self.name, memory=metrics_memory) if enable_metrics else None
-        # Retry attempts (failed ones, and the success of a retried call), reported with the metrics.
-        self._timing = TimingHook() if enable_metrics else None
-        all_hooks = list(hooks) + [h for h in (self._metrics, self._timing) if h is not None]
+        all_hooks = list(hooks) + ([self._metrics] if self._metrics is not None else [])
         if circuit_breakers is True:
             circuit_breakers = CircuitBreakerRegistry()
         elif circuit_breakers is False:
@@ -626,13 +626,7 @@ class Pipeline:
         """
         if self._metrics is None:
             return {**empty_metrics(self.name, enabled=False), "attempts": []}
-        record = self._metrics.get(run_id)
-        attempts = self._timing.snapshot()["attempts"] if self._timing is not None else []
-        wanted = record.get("run_id")
-        if wanted is None and attempts:  # no finished run yet (an error raised mid-stream): the newest run's
-            wanted = attempts[-1]["run_id"]
-        record["attempts"] = [a for a in attempts if a["run_id"] == wanted]
-        return record
+        return self._metrics.get(run_id)
 
     def attempt_log(self) -> List[Dict[str, Any]]:
         """Retry attempts of every run of this pipeline (the newest 10,000), oldest first.
@@ -640,13 +634,15 @@ class Pipeline:
         Each entry is shaped like :meth:`get_metrics`'s ``attempts``; empty
         without ``enable_metrics=True``.
         """
-        return self._timing.snapshot()["attempts"] if self._timing is not None else []
+        return self._metrics.attempt_log() if self._metrics is not None else []
 
     def to_json(self, path: Any = None, run_id: Optional[int] = None, indent: Optional[int] = None) -> str:
         """:meth:`get_metrics` as JSON text, also written to ``path`` when given."""
-        from remotemedia.metrics import dump_json
+        if self._metrics is None:
+            from remotemedia.metrics import dump_json
 
-        return dump_json(self.get_metrics(run_id), path, indent=indent)
+            return dump_json(self.get_metrics(run_id), path, indent=indent)
+        return self._metrics.to_json(path, run_id, indent=indent)
 
     # ------------------------------------------------------------- manifests
     @classmethod

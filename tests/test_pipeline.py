@@ -131,7 +131,7 @@ def test_metrics_are_collected_by_a_hook():
     p = Pipeline([MultiplyNode(factor=2, name="m"), AddNode(addend=1, name="a")], enable_metrics=True)
     p.run_sync([1, 2, 3])
     p.run_sync(4)
-    m = p.get_metrics()  # the latest run (see tests/test_metrics.py for the layout)
+    m = p.get_metrics()  # the latest run (see tests/metrics/ for the layout)
     assert m["enabled"] and m["status"] == "ok" and p.metrics.runs == 2 and p.metrics.failed_runs == 0
     assert m["nodes"]["m"]["calls"] == 1 and m["nodes"]["a"]["node_type"] == "AddNode"
     assert m["nodes"]["m"]["wall_us"] > 0 and m["nodes"]["m"]["max_wall_us"] >= m["nodes"]["m"]["mean_wall_us"]

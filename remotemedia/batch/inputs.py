@@ -26,9 +26,13 @@ from typing import Iterable, List, Sequence, Set, Tuple
 
 from remotemedia.errors import ConfigurationError
 
-#: File extensions a directory or glob is searched for (lower case).
-#: TODO(issue 7): add ".flac" and ".ogg" once ``Pipeline.run_file`` reads them.
-AUDIO_EXTENSIONS: Tuple[str, ...] = (".wav",)
+#: File extensions a directory or glob is searched for (lower case): WAV (standard library), what
+#: libsndfile reads (soundfile, the ``audio`` extra) and what FFmpeg decodes (PyAV, the ``media``
+#: extra), including the audio track of videos. An input the installed readers cannot decode fails
+#: on its own, with an error naming the extra that would.
+AUDIO_EXTENSIONS: Tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".m4b", ".aac",
+                                     ".aif", ".aiff", ".caf", ".wma", ".mp4", ".m4v", ".mov", ".mkv", ".mka",
+                                     ".webm")
 
 _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}

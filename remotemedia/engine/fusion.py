@@ -26,6 +26,7 @@ with ``"config": {"fuse": "off"}`` or ``remotemedia run --no-fuse``.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Dict, List, Tuple
 
 from remotemedia import _native
@@ -155,6 +156,7 @@ class FusedNode:
         if self._unfused:
             return self._unfused_chunk(chunk)
         samples, sample_rate = coerce_audio(chunk, node_id=self.stages[0][0])
+        t0 = time.perf_counter_ns()
         try:
             results = self.segment.process(samples, sample_rate)
         except ValueError as exc:
@@ -163,7 +165,7 @@ class FusedNode:
                 return self._unfused_chunk(chunk)
             raise self._stage_error(exc) from exc
         self._started = True
-        self._report(chunk)
+        self._report(t0)
         out: Any = None
         for nid, node in self.stages:
             out = node.fused_output(results[nid])
@@ -172,11 +174,12 @@ class FusedNode:
     def flush(self) -> Any:
         if self._unfused:
             return self._unfused_flush()
+        t0 = time.perf_counter_ns()
         try:
             results = self.segment.flush()
         except ValueError as exc:
             raise self._stage_error(exc) from exc
-        self._report(None)
+        self._report(t0)
         outs: List[Any] = []
         for nid, node in self.stages:
             converted = [node.fused_flush_output(r) for r in results[nid]]
@@ -196,24 +199,29 @@ class FusedNode:
     reset = abort_stream
 
     # ------------------------------------------------------------ internals
-    def _report(self, chunk: Any) -> None:
+    def _report(self, t0: int) -> None:
+        """Each stage of the latest call as a call of its node: its wall time and sizes from Rust, placed
+        one after the other from ``t0`` (the stages ran in that order)."""
         hooks = self._hooks
         if hooks is None or not hooks.has_node_hooks:
             return
         times = self.segment.stage_times_us()
         sizes = self.segment.stage_sizes()
+        start_ns = t0
         for nid, _ in self.stages:
             us = times.get(nid)
             if us is None:
                 continue
             size = sizes.get(nid, {})
+            duration_ns = int(us * 1000)
             kwargs = {"run_id": self._run_id, "node_id": nid, "node_type": self._types[nid], "attempt": 1}
             for hook in hooks.before_node:
                 hook(item=None, fused=True, **kwargs)
             for hook in hooks.after_node:
-                hook(duration_ns=int(us * 1000), error=None, delay_s=None, ran=True, result=None, fused=True,
-                     stage_us=us, input_size=(size.get("in_samples"), size.get("in_bytes")),
+                hook(duration_ns=duration_ns, error=None, delay_s=None, ran=True, result=None, fused=True,
+                     stage_us=us, start_ns=start_ns, input_size=(size.get("in_samples"), size.get("in_bytes")),
                      output_size=(size.get("out_samples"), size.get("out_bytes")), **kwargs)
+            start_ns += duration_ns
 
     def _stage_error(self, exc: ValueError) -> Exception:
         stage = getattr(exc, "stage_id", None) or self.name

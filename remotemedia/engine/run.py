@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from remotemedia.engine.attempts import Attempts
 from remotemedia.graph import Edge, PipelineGraph
-from remotemedia.nodes.protocol import NodeTraits, traits
+from remotemedia.nodes.protocol import NodeTraits, implementation, traits
 from remotemedia.reliability import CircuitBreakerRegistry, RetryPolicy, node_circuit_key
 
 ITEMS = "items"
@@ -200,7 +200,8 @@ class Run:
         if self.hooks is not None:
             graph, nodes = self.reported
             self.hooks.call("before_run", run_id=self.run_id, pipeline_name=self.pipeline_name, graph=graph,
-                            nodes=nodes, fused=[[stage for stage, _ in f.stages] for f in self.fused])
+                            nodes=nodes, implementations={n: implementation(node) for n, node in nodes.items()},
+                            fused=[[stage for stage, _ in f.stages] for f in self.fused])
 
     def after_run(self, duration_ns: int, error: Optional[BaseException]) -> None:
         if self.hooks is not None:

@@ -334,7 +334,7 @@ class Scheduler:
 
             result = await att.call_async(call, None, retryable=False)
         else:
-            result = await self.engine.pool.call_to_end(att.call_sync, flush, (), None, False)
+            result = await self.engine.pool.call_to_end(lambda: att.call_sync(flush, (), None, retryable=False))
         await self._emit_result(rt, result)
 
     async def _chunk_source(self, rt: NodeRuntime) -> None:

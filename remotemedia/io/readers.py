@@ -1,20 +1,29 @@
 """Block readers for audio files.
 
-:func:`open_audio` picks a reader:
+:func:`open_audio` picks a reader by probing the file, not by its name:
 
 - PCM WAV (8, 16, 24 or 32 bit) is read with the standard library's
   :mod:`wave` module: every block is one ``readframes`` call viewed as a numpy
   array with ``np.frombuffer`` (16 and 32 bit need no conversion at all), so
   the pure install reads WAV without any other package.
-- Everything else (FLAC, OGG Vorbis/Opus, float or extensible WAV, AIFF ...)
-  goes through ``soundfile`` (libsndfile), an optional dependency (the
+- Anything libsndfile opens (FLAC, OGG Vorbis/Opus, MP3, float or extensible
+  WAV, AIFF ...) goes through ``soundfile``, an optional dependency (the
   ``audio`` extra). Integer PCM is read as integers (``dtype='int16'`` for up
   to 16 bits, ``'int32'`` for 24 and 32 bits): libsndfile's float conversion
   was measured several times slower than reading integers and converting in
   numpy. Lossy and float formats are read as float32, their decoders' own type.
+- Everything else FFmpeg decodes (m4a/aac, the audio track of mp4/mkv/webm
+  videos, and any of the above when soundfile is missing) goes through PyAV
+  (the ``media`` extra, :mod:`remotemedia.io.media`). Without it such a file
+  fails with an :class:`~remotemedia.errors.AudioFileError` naming the extra.
+  Ogg Opus goes to PyAV whenever it is installed: FFmpeg decoded it in half
+  the time libsndfile took (2 minutes of 48 kHz stereo: 0.95-1.04 s against
+  2.0-2.2 s here); both decoders agree to float rounding.
 
 Blocks are arrays shaped (channels, frames): a transposed view of the
-interleaved data (one read buffer per block, no other copy).
+interleaved data (one read buffer per block, no other copy). Every reader
+refuses a file that ends before its header says it should (truncated), so a
+cut file is one clear per-file error, never a shorter success.
 """
 
 from __future__ import annotations
@@ -29,11 +38,15 @@ import numpy as np
 from remotemedia.errors import AudioFileError
 
 SOUNDFILE_HINT = "install soundfile (pip install 'remotemedia[audio]')"
+MEDIA_HINT = "install PyAV (pip install 'remotemedia[media]')"
 
 #: soundfile subtypes read as int16 / int32; every other subtype is read as float32.
 _INT16_SUBTYPES = {"PCM_S8", "PCM_U8", "PCM_16", "ALAW", "ULAW", "DWVW_12", "DWVW_16", "DPCM_8", "DPCM_16"}
 _INT32_SUBTYPES = {"PCM_24", "PCM_32", "DWVW_24", "ALAC_20", "ALAC_24", "ALAC_32"}
-_FORMAT_OF = {np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32"}
+_FORMAT_OF = {np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32",
+              np.dtype(np.float64): "f64"}
+#: libsndfile formats whose frame count is an estimate (lossy, frame-based): the end-of-file check allows slack.
+_LOSSY_FORMATS = {"MP3", "OGG", "MPEG"}
 
 
 def import_soundfile(path: Any = None, what: str = "this file") -> Any:
@@ -52,8 +65,12 @@ class AudioReader:
         path: the file.
         sample_rate: Hz.
         num_channels: channels.
-        num_frames: frames in the file.
-        dtype: numpy dtype of the blocks (int16, int32 or float32).
+        num_frames: frames in the file: the header's count, or, when
+            ``num_frames_exact`` is False (PyAV), the container's claim until the
+            end of the stream is reached and the decoded count from then on.
+        num_frames_exact: whether ``num_frames`` is known to be exact.
+        dtype: numpy dtype of the blocks (int16, int32, float32; float64 for
+            PyAV's ``dbl`` formats).
         frames_read: frames returned so far.
     """
 
@@ -61,12 +78,13 @@ class AudioReader:
     sample_rate: int
     num_channels: int
     num_frames: int
+    num_frames_exact: bool = True
     dtype: np.dtype
     frames_read: int = 0
 
     @property
     def format(self) -> str:
-        """``"i16"``, ``"i32"`` or ``"f32"``: the blocks' sample format."""
+        """``"i16"``, ``"i32"``, ``"f32"`` or ``"f64"``: the blocks' sample format."""
         return _FORMAT_OF[self.dtype]
 
     @property
@@ -195,7 +213,9 @@ class SoundFileReader(AudioReader):
         try:
             self._file = sf.SoundFile(self.path)
         except RuntimeError as exc:  # soundfile.LibsndfileError derives from it
-            raise AudioFileError(f"cannot be read by libsndfile ({exc})", path=self.path) from exc
+            error = AudioFileError(f"cannot be read by libsndfile ({exc})", path=self.path)
+            error.unreadable = True  # type: ignore[attr-defined]  # open_audio tries FFmpeg next
+            raise error from exc
         self.sample_rate = int(self._file.samplerate)
         self.num_channels = int(self._file.channels)
         self.num_frames = int(self._file.frames)
@@ -215,9 +235,32 @@ class SoundFileReader(AudioReader):
             raise
 
     def read(self, num_frames: int) -> np.ndarray:
-        block = self._file.read(int(num_frames), dtype=self.dtype.name, always_2d=True)
+        try:
+            block = self._file.read(int(num_frames), dtype=self.dtype.name, always_2d=True)
+        except RuntimeError as exc:  # soundfile.LibsndfileError: "flac decoder lost sync" ...
+            raise AudioFileError(f"corrupt or truncated data after frame {self.frames_read} ({exc})",
+                                 path=self.path) from exc
         self.frames_read += block.shape[0]
+        if block.shape[0] < int(num_frames):
+            self._check_complete()
         return block.T
+
+    def _check_complete(self) -> None:
+        """At the end of the data: refuses a file that ends clearly before its header says."""
+        claim, got = self.num_frames, self.frames_read
+        slack = 0
+        if self._file.format in _LOSSY_FORMATS:  # frame-based codecs: the count may be an estimate
+            from remotemedia.io.media import TRUNCATION_TOLERANCE
+
+            slack = 2 * 4608 + int(TRUNCATION_TOLERANCE * claim)
+        if got < claim - slack:
+            raise AudioFileError(f"truncated or corrupt: the header claims {claim} frames, the data ends after "
+                                 f"{got}", path=self.path)
+        from remotemedia.io.media import ogg_problem
+
+        problem = ogg_problem(self.path, got)
+        if problem:
+            raise AudioFileError(problem, path=self.path)
 
     def close(self) -> None:
         self._file.close()
@@ -277,20 +320,69 @@ def _is_pcm_wav(path: str) -> bool:
 
 
 def open_audio(path: Any) -> AudioReader:
-    """Opens an audio file for block reading (see the module docstring for which reader).
+    """Opens an audio or video file for block reading (see the module docstring for which reader).
 
     Args:
         path: the file.
 
     Raises:
-        AudioFileError: missing file, unsupported format, or soundfile needed and absent.
+        AudioFileError: missing file, a file no installed reader decodes (the
+            message names the extra that would), no audio track, or an
+            absurd or truncated header.
     """
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise AudioFileError("no such file", path=p)
     if _is_pcm_wav(p):
         return WavReader(p)
-    return SoundFileReader(p)
+    from remotemedia.io.media import MediaFileReader, media_available
+
+    if _is_ogg_opus(p) and media_available():  # FFmpeg's Opus path measured 2x faster than libsndfile's
+        return MediaFileReader(p)
+    refused: Optional[AudioFileError] = None
+    if _soundfile_available():
+        try:
+            return SoundFileReader(p)
+        except AudioFileError as exc:
+            if not getattr(exc, "unreadable", False):  # libsndfile read the header and it is absurd
+                raise
+            refused = exc  # not a libsndfile format: FFmpeg may still decode it
+    if media_available():
+        try:
+            return MediaFileReader(p)
+        except AudioFileError as exc:
+            if refused is None or not getattr(exc, "unreadable", False):
+                raise
+            raise AudioFileError(f"neither libsndfile nor FFmpeg can decode it (libsndfile: {_strip_path(refused, p)}; "
+                                 f"FFmpeg: {_strip_path(exc, p)})", path=p) from exc
+    what = f"reading {os.path.splitext(p)[1] or 'this file'}"
+    if refused is None:  # neither library installed
+        raise AudioFileError(f"{what} needs soundfile ({SOUNDFILE_HINT}) or PyAV ({MEDIA_HINT})", path=p)
+    raise AudioFileError(f"{what} needs PyAV: libsndfile cannot read it ({_strip_path(refused, p)}); {MEDIA_HINT}",
+                         path=p)
+
+
+def _is_ogg_opus(path: str) -> bool:
+    """An Ogg file whose first page holds an Opus header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    return head[:4] == b"OggS" and b"OpusHead" in head
+
+
+def _soundfile_available() -> bool:
+    try:
+        import soundfile  # noqa: F401
+    except (ImportError, OSError):  # OSError: libsndfile itself failed to load
+        return False
+    return True
+
+
+def _strip_path(exc: Optional[BaseException], path: str) -> str:
+    text = str(exc)
+    return text[len(path) + 2:] if text.startswith(path + ": ") else text
 
 
 def read_audio(path: Any) -> Tuple[np.ndarray, int]:
@@ -300,6 +392,11 @@ def read_audio(path: Any) -> Tuple[np.ndarray, int]:
         ``(samples (channels, frames) of the reader's dtype, sample_rate)``.
     """
     with open_audio(path) as reader:
+        if not reader.num_frames_exact:  # a container's claim: nothing is sized by it
+            blocks = list(reader.blocks(1 << 20))
+            if not blocks:
+                return np.zeros((reader.num_channels, 0), dtype=reader.dtype), reader.sample_rate
+            return (blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)), reader.sample_rate
         n = max(reader.num_frames, 0)
         out = np.empty((reader.num_channels, n), dtype=reader.dtype)
         pos = 0

@@ -398,3 +398,6 @@ def _rescale(seg: Any, from_rate: int, to_rate: int, total: int) -> Any:
 
 def _make_resampler(in_rate: int, out_rate: int, node: VADNode) -> Any:
     return resample.Resampler(in_rate, out_rate, 1, impl=node.impl)
+
+
+from remotemedia.nodes._audio_1x import *  # noqa: E402,F401,F403  1.x: AudioTransform, AudioBuffer, AudioResampler, ExtractAudioDataNode, VoiceActivityDetector

@@ -24,6 +24,13 @@ _BUILTIN_MODULES = (
     "remotemedia.nodes.http_source",
     "remotemedia.nodes.io_audio",
     "remotemedia.nodes.segment_writer",
+    # remotemedia 1.x modules (nodes/audio.py and nodes/video.py bring their 1.x nodes along)
+    "remotemedia.nodes.source",
+    "remotemedia.nodes.sink",
+    "remotemedia.nodes.calculator",
+    "remotemedia.nodes.transform",
+    "remotemedia.nodes.text_processor",
+    "remotemedia.nodes.custom",
 )
 _REGISTRY: Dict[str, type] = {}
 _loaded = False

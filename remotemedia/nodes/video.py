@@ -255,3 +255,6 @@ class NormalizeFrameNode(KernelNode):
         if isinstance(data, np.ndarray):
             return tensor
         return FrameTensor(tensor, frame.timestamp_s, frame.frame_index)
+
+
+from remotemedia.nodes._video_1x import *  # noqa: E402,F401,F403  1.x: VideoTransform, VideoBuffer, VideoResizer

@@ -129,6 +129,7 @@ def test_the_pure_install_reads_and_writes_wav_without_soundfile(tmp_path):
     child = textwrap.dedent("""
         import sys
         sys.modules["soundfile"] = None  # as if soundfile were not installed
+        sys.modules["av"] = None  # nor PyAV (which reads FLAC too: tests/media/test_media_reader.py)
         import numpy as np
         from remotemedia.errors import AudioFileError
         from remotemedia.io import read_audio, write_audio

@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 import numpy as np
 
 from remotemedia.metrics import write_html_report
+from remotemedia.metrics.report import html_report
 from remotemedia.nodes.base import Node
 from remotemedia.nodes.simple_math import AddNode, MultiplyNode
 from remotemedia.pipeline import Pipeline
-from remotemedia.report import html_report
 
 
 class Work(Node):
@@ -84,3 +84,23 @@ def test_report_escapes_names_and_handles_no_run():
     p.run_sync(1)
     text = html_report(p.get_metrics())
     assert "<b>&x" not in text and "&lt;b&gt;&amp;x" in text
+
+
+def test_nodes_run_in_a_fused_segment_are_marked():
+    """A node whose calls the engine reported with fused=True carries a "fused" marker in the node tables of the
+    single-run and the batch report; the others do not."""
+    from remotemedia.metrics import ExecutionMetrics
+
+    metrics = ExecutionMetrics(memory=False, opentelemetry=False)
+    metrics.before_run(run_id=1, pipeline_name="p")
+    for node_id, fused in (("source", False), ("resample", True), ("vad", True)):
+        metrics.before_node(run_id=1, node_id=node_id, node_type="T", attempt=1)
+        metrics.after_node(run_id=1, node_id=node_id, node_type="T", attempt=1, duration_ns=1, error=None,
+                           delay_s=None, ran=True, **({"fused": True, "stage_us": 2.0} if fused else {}))
+    metrics.after_run(run_id=1, pipeline_name="p", duration_ns=1, error=None)
+    m = metrics.get()
+    for text in (html_report(m), html_report([m, m])):
+        assert_self_contained(text)
+        marked = re.findall(r"<td class=l>(?:<i [^>]*></i>)?([a-z]+)<span class=fused", text)
+        assert sorted(marked) == ["resample", "vad"]
+    assert "stage_us: 2.0" in html_report(m)  # in the timeline's tooltip

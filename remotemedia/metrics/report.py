@@ -9,9 +9,9 @@ p50/p95/p99 over the runs, and the timeline of the slowest run).
 from __future__ import annotations
 
 import html
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Set, Union
 
-from remotemedia.metrics import aggregate
+from remotemedia.metrics.aggregate import aggregate
 
 _PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#bab0ac",
             "#86bcb6", "#d37295", "#a0cbe8")
@@ -31,6 +31,8 @@ th{background:#f6f6f6;font-weight:600}td.l,th.l{text-align:left}
 .charts{display:flex;gap:24px;flex-wrap:wrap}
 svg text{font:12px system-ui,sans-serif;fill:#222}svg .axis{stroke:#999;stroke-width:1}svg .grid{stroke:#eee}
 svg .lbl{fill:#fff;font-size:11px}svg .muted{fill:#666}
+.fused{display:inline-block;margin-left:6px;padding:0 5px;border-radius:3px;background:#e8eef7;color:#2c5282;
+font-size:11px;font-weight:600}
 .legend span{display:inline-block;margin-right:14px}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
 """
@@ -83,7 +85,8 @@ def _single(run: Dict[str, Any]) -> str:
     mem_bars = _hbars([(nid, nodes[nid]["peak_memory_bytes"] / 1e6, None, None) for nid in order], colors,
                       "Peak memory per node (MB)", _fmt_mb)
     return (sub + cards + "<h2>Timeline</h2>" + _timeline(run, colors) + _legend(colors)
-            + "<h2>Per node</h2><div class=\"charts\">" + time_bars + mem_bars + "</div>" + _node_table(run))
+            + "<h2>Per node</h2><div class=\"charts\">" + time_bars + mem_bars + "</div>"
+            + _node_table(run, _fused_nodes([run])))
 
 
 def _batch(runs: List[Dict[str, Any]]) -> str:
@@ -108,9 +111,11 @@ def _batch(runs: List[Dict[str, Any]]) -> str:
                         n["peak_memory_bytes"]["p99"] / 1e6) for nid, n in nodes.items()], colors,
                       "Peak memory per node and run (MB): p50 bar, p95 |, p99 ◆", _fmt_mb)
     rows = []
+    fused = _fused_nodes(runs)
     for nid, n in nodes.items():
         w, c, m = n["wall_us"], n["cpu_us"], n["peak_memory_bytes"]
-        rows.append(f"<tr><td class=l>{_swatch(colors[nid])}{_e(nid)}</td><td class=l>{_e(n['node_type'])}</td>"
+        rows.append(f"<tr><td class=l>{_swatch(colors[nid])}{_e(nid)}{_FUSED if nid in fused else ''}</td>"
+                    f"<td class=l>{_e(n['node_type'])}</td>"
                     f"<td class=l>{_e(n['implementation'])}</td><td>{n['runs']}</td><td>{n['errors']}</td>"
                     f"<td>{_ms(w['p50'])}</td><td>{_ms(w['p95'])}</td><td>{_ms(w['p99'])}</td><td>{_ms(w['max'])}</td>"
                     f"<td>{_ms(c['p50'])}</td><td>{_bytes(m['p50'])}</td><td>{_bytes(m['p99'])}</td></tr>")
@@ -161,7 +166,8 @@ def _timeline(run: Dict[str, Any], colors: Dict[str, str]) -> str:
         tip = (f"{c['node_id']} ({c['node_type']}, {c['implementation']}) attempt {c['attempt']}: {c['status']}\n"
                f"start {_ms(c['start_us'])}, wall {_ms(c['wall_us'])}, CPU {_ms_or_dash(c['cpu_us'])}\n"
                f"in {_size(c['input_samples'], c['input_bytes'])}, out {_size(c['output_samples'], c['output_bytes'])}"
-               f"\npeak memory {_bytes(c['peak_memory_bytes'])}" + (f"\n{c['error']}" if c["error"] else ""))
+               f"\npeak memory {_bytes(c['peak_memory_bytes'])}" + (f"\n{c['error']}" if c["error"] else "")
+               + "".join(f"\n{k}: {v}" for k, v in (c.get("extra") or {}).items()))
         out.append(f"<g><title>{_e(tip)}</title><rect x={x:.1f} y={y} width={w:.1f} height={row_h - 6} rx=2 "
                    f"fill=\"{fill}\"{stroke}></rect>")
         if w > 7 * len(label) + 6:
@@ -208,11 +214,21 @@ def _hbars(rows: Sequence[Any], colors: Dict[str, str], title: str, fmt: Any) ->
     return "".join(out)
 
 
-def _node_table(run: Dict[str, Any]) -> str:
+#: The marker of a node that ran inside a fused native segment (a call with ``extra.fused``).
+_FUSED = "<span class=fused title=\"ran inside a fused native segment\">fused</span>"
+
+
+def _fused_nodes(runs: Sequence[Dict[str, Any]]) -> Set[str]:
+    """Ids of the nodes with a call that the engine reported as fused (``after_node(..., fused=True)``)."""
+    return {c["node_id"] for r in runs for c in r["calls"] if (c.get("extra") or {}).get("fused")}
+
+
+def _node_table(run: Dict[str, Any], fused: Set[str]) -> str:
     rows = []
     for nid, n in sorted(run["nodes"].items(), key=lambda kv: (kv[1]["order"] is None, kv[1]["order"] or 0)):
         rows.append(
-            f"<tr><td>{'' if n['order'] is None else n['order'] + 1}</td><td class=l>{_e(nid)}</td>"
+            f"<tr><td>{'' if n['order'] is None else n['order'] + 1}</td>"
+            f"<td class=l>{_e(nid)}{_FUSED if nid in fused else ''}</td>"
             f"<td class=l>{_e(n['node_type'])}</td><td class=l>{_e(n['implementation'])}</td>"
             f"<td class=\"l {_e(n['status'])}\">{_e(n['status'])}</td><td>{n['calls']}</td><td>{n['attempts']}</td>"
             f"<td>{'' if n['start_us'] is None else _ms(n['start_us'])}</td><td>{_ms(n['wall_us'])}</td>"

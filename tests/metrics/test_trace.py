@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from remotemedia.metrics import ExecutionMetrics, write_chrome_trace
+from remotemedia.metrics.trace import chrome_trace
 from remotemedia.nodes.base import Node, PassThroughNode
 from remotemedia.nodes.simple_math import AddNode, MultiplyNode
 from remotemedia.pipeline import Pipeline
-from remotemedia.trace import chrome_trace
 
 
 class Sleep(Node):
@@ -137,7 +137,7 @@ def test_opentelemetry_auto_mode_uses_the_global_provider():
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from remotemedia.trace import otel_provider_configured
+    from remotemedia.metrics.trace import otel_provider_configured
 
     metrics = ExecutionMetrics(memory=False)  # opentelemetry=None: auto
     p = Pipeline([MultiplyNode(name="m")], hooks=[metrics])
@@ -151,3 +151,41 @@ def test_opentelemetry_auto_mode_uses_the_global_provider():
         pytest.skip("a global tracer provider was set elsewhere in this process")
     p.run_sync(2)
     assert sorted(s.name for s in exporter.get_finished_spans()) == ["m", "pipeline pipeline"]
+
+
+def fused_run(metrics):
+    """Two calls reported the way a fused native segment reports them (extra keywords on after_node)."""
+    metrics.before_run(run_id=1, pipeline_name="fused")
+    for node_id, stage_us in (("mono", 1.5), ("resample", 4.25)):
+        metrics.before_node(run_id=1, node_id=node_id, node_type="KernelNode", attempt=1, item=np.zeros(960))
+        metrics.after_node(run_id=1, node_id=node_id, node_type="KernelNode", attempt=1, duration_ns=1, error=None,
+                           result=np.zeros(320), delay_s=None, ran=True, fused=True, stage_us=stage_us,
+                           stages=["mono", "resample"], per_stage={"mono": 1.5, "resample": None})
+    metrics.after_run(run_id=1, pipeline_name="fused", duration_ns=1, error=None)
+
+
+def test_extra_keywords_reach_the_trace_events_and_spans():
+    events = node_events(chrome_trace(_fused_metrics().get()))
+    assert [e["args"]["extra"]["stage_us"] for e in events] == [1.5, 4.25]
+    assert all(e["args"]["extra"]["fused"] is True for e in events)
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    fused_run(ExecutionMetrics(memory=False, opentelemetry=provider.get_tracer("test")))
+    span = next(s for s in exporter.get_finished_spans() if s.name == "resample")
+    assert span.attributes["remotemedia.extra.fused"] is True
+    assert span.attributes["remotemedia.extra.stage_us"] == 4.25
+    assert span.attributes["remotemedia.extra.stages"] == ("mono", "resample")
+    assert span.attributes["remotemedia.extra.per_stage.mono"] == 1.5
+    assert "remotemedia.extra.per_stage.resample" not in span.attributes  # None: OpenTelemetry takes no null
+
+
+def _fused_metrics():
+    metrics = ExecutionMetrics(memory=False, opentelemetry=False)
+    fused_run(metrics)
+    return metrics

@@ -7,7 +7,7 @@ run, so tracing costs nothing while nodes run.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from remotemedia.errors import ConfigurationError
 
@@ -55,9 +55,11 @@ def chrome_trace(metrics: Union[Dict[str, Any], Sequence[Dict[str, Any]]]) -> Di
                                 "total_cpu_us": run["total_cpu_us"]}})
         for c in run["calls"]:
             name = c["node_id"] if c["attempt"] == 1 else f"{c['node_id']} (attempt {c['attempt']})"
+            args = {k: c[k] for k in _TRACE_ARGS if c[k] is not None}
+            if c.get("extra"):
+                args["extra"] = c["extra"]
             event = {"ph": "X", "name": name, "cat": c["node_type"], "pid": pid, "tid": c["lane"] + 1,
-                     "ts": offset + c["start_us"], "dur": c["wall_us"],
-                     "args": {k: c[k] for k in _TRACE_ARGS if c[k] is not None}}
+                     "ts": offset + c["start_us"], "dur": c["wall_us"], "args": args}
             if c["status"] == "failed":
                 event["cname"] = _FAILED_COLOR
             elif c["status"] == "cancelled":
@@ -99,9 +101,20 @@ def otel_tracer(required: bool = False) -> Optional[Any]:
 
 def otel_provider_configured() -> bool:
     """Whether a real OpenTelemetry tracer provider is set (not the API's default proxy or no-op one)."""
+    return otel_provider_check()()
+
+
+def otel_provider_check() -> Callable[[], bool]:
+    """:func:`otel_provider_configured` with the API looked up once (a collector asks after every run)."""
     from opentelemetry import trace
 
-    return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    get_provider = trace.get_tracer_provider
+    defaults = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+
+    def configured() -> bool:
+        return not isinstance(get_provider(), defaults)
+
+    return configured
 
 
 def emit_otel_spans(tracer: Any, metrics: Dict[str, Any]) -> None:
@@ -121,9 +134,26 @@ def emit_otel_spans(tracer: Any, metrics: Dict[str, Any]) -> None:
     context = trace.set_span_in_context(root)
     for c in metrics["calls"]:
         attributes = {f"remotemedia.{k}": c[k] for k in ("node_type", *_TRACE_ARGS) if c[k] is not None}
+        attributes.update(_otel_extra(c.get("extra")))
         span = tracer.start_span(c["node_id"], context=context, start_time=t0_ns + int(c["start_us"] * 1000),
                                  attributes=attributes)
         if c["status"] != "ok":
             span.set_status(Status(StatusCode.ERROR, c["error"] or c["status"]))
         span.end(end_time=t0_ns + int(c["end_us"] * 1000))
     root.end(end_time=t0_ns + int(metrics["total_wall_us"] * 1000))
+
+
+def _otel_extra(extra: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """A call's ``extra`` as span attributes: ``remotemedia.extra.<key>`` (a dict's items one level down); None
+    values and lists of mixed types are left out (OpenTelemetry takes neither)."""
+    out: Dict[str, Any] = {}
+    for key, value in (extra or {}).items():
+        items = value.items() if isinstance(value, dict) else ((None, value),)
+        for sub, v in items:
+            name = f"remotemedia.extra.{key}" if sub is None else f"remotemedia.extra.{key}.{sub}"
+            if isinstance(v, list):
+                if v and None not in v and len({type(x) for x in v}) == 1:
+                    out[name] = tuple(v)
+            elif v is not None:
+                out[name] = v
+    return out
