@@ -80,22 +80,19 @@ def with_impl(manifest: Dict[str, Any], impl: Optional[str]) -> Dict[str, Any]:
 def build_pipeline(manifest: Dict[str, Any], hooks: Sequence[Any] = ()) -> Any:
     """A fresh pipeline from a manifest dict, with per-node timing on.
 
-    Peak memory per node is recorded with the native module's allocation
-    counters when they are installed; without them it is not recorded in
-    batch runs, since tracemalloc (the only other way) slows every allocation
-    of the process several-fold (the numpy VAD about 50x) and batch runs are
-    about throughput.
+    Peak memory per node is measured the default way (``metrics_memory="auto"``):
+    with the native module's allocation counters when they work, else not at
+    all, since tracemalloc (the only other way) slows every allocation of the
+    process several-fold (the numpy VAD about 50x) and batch runs are about
+    throughput.
 
     Args:
         manifest: the manifest.
         hooks: extra lifecycle hooks (see :mod:`remotemedia.hooks`).
     """
-    from remotemedia import _native
     from remotemedia.pipeline import Pipeline
 
-    mod = _native.module()
-    memory = "auto" if mod is not None and hasattr(mod, "numpy_memory_install") else "off"
-    return Pipeline.from_manifest(manifest, enable_metrics=True, keep_results=False, metrics_memory=memory,
+    return Pipeline.from_manifest(manifest, enable_metrics=True, keep_results=False, metrics_memory="auto",
                                   hooks=hooks)
 
 
@@ -123,7 +120,7 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
     """Processes one input of a batch (runs in a worker; never raises for a failing input).
 
     Args:
-        task: ``{"manifest": dict, "input": path or URL, "out_root": OUTDIR,
+        task: ``{"manifest": dict, "manifest_hash": its hash (optional), "input": path or URL, "out_root": OUTDIR,
             "key": output folder relative to OUTDIR, "impl": None|"auto"|"native"|"python",
             "max_attempts": int, "retry_delay_s": float, "timeout_s": float,
             "plugins": [module names to import first], "stop_token", "stop_marker"}``
