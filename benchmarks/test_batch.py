@@ -24,7 +24,7 @@ import pytest
 
 from remotemedia import _native
 from remotemedia.batch import run_batch
-from remotemedia.batch.adapter import write_wav
+from remotemedia.io import write_audio
 
 sys.path.insert(0, str(Path(__file__).parent))
 from targets import check, note  # noqa: E402
@@ -45,7 +45,7 @@ def corpus():
     for i in range(N_FILES):
         x = 0.2 * voiced + 0.01 * rng.standard_normal(t.size)
         samples = np.rint(np.stack([x, 0.8 * x]) * 32767).astype(np.int16)
-        write_wav(str(folder / f"f{i:03d}.wav"), samples, RATE)
+        write_audio(str(folder / f"f{i:03d}.wav"), samples, RATE)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 

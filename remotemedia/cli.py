@@ -60,8 +60,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     exports = check_run_exports(args)  # before anything runs
     manifest = with_segment_options(args.manifest, segment_overrides(args))
+    _show_batch_notes()
     report = run_batch(manifest, args.inputs, args.out, executor=args.executor, workers=args.workers,
-                       resume=args.resume, fail_fast=args.fail_fast, impl=args.impl,
+                       resume=args.resume, replace_stale=args.replace_stale, lock_wait_s=args.wait,
+                       fail_fast=args.fail_fast, impl=args.impl,
                        progress=make_progress(False if args.quiet else None), max_attempts=args.retries + 1,
                        extensions=args.ext or _default_extensions(), plugins=args.plugin)
     if report.total == 0:
@@ -72,6 +74,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if exports:
         run_exports(report, exports, args)  # the ledger's ok inputs only
     return report.exit_code
+
+
+def _show_batch_notes() -> None:
+    """The batch's notes (waiting for another run, replacing stale outputs) as ``remotemedia: ...`` on stderr."""
+    import logging
+
+    logger = logging.getLogger("remotemedia.batch")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("remotemedia: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+
+
+def _resume_hint(args: argparse.Namespace, argv: List[str]) -> str:
+    """How to finish an interrupted ``remotemedia run``: the same command with ``--resume``."""
+    import shlex
+
+    if getattr(args, "command", None) != "run":
+        return ""
+    cmd = ["remotemedia", *argv] + ([] if args.resume else ["--resume"])
+    return f"remotemedia: to finish the rest: {shlex.join(cmd)}"
 
 
 def _default_extensions() -> List[str]:
@@ -151,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Runs MANIFEST over every INPUT (files, directories searched recursively, "
                                    "glob patterns, http(s) URLs). Each input's outputs land atomically in "
                                    "OUTDIR/<name>/; every outcome is appended to OUTDIR/remotemedia-ledger.jsonl. "
-                                   "Exit status 1 when any input failed.")
+                                   "One run at a time per OUTDIR (see --wait). Exit status 1 when any input "
+                                   "failed; 2 for an error (nothing run, or a full disk); 130/143 when stopped by "
+                                   "Ctrl-C/SIGTERM (--resume does the rest).")
     p.add_argument("manifest", help="pipeline manifest JSON file")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="file, directory, glob pattern or http(s) URL")
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
@@ -160,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads (default), processes, or the address of a Dask scheduler (needs the dask extra)")
     p.add_argument("--resume", action="store_true",
                    help="skip inputs already done (same size, mtime and manifest) according to the ledger")
+    p.add_argument("--replace-stale", action="store_true",
+                   help="with --resume: redo and replace outputs made with another manifest (without it, "
+                        "such outputs make the run refuse to start)")
+    p.add_argument("--wait", nargs="?", type=float, const=None, default=0.0, metavar="SECONDS",
+                   help="when another run is using OUTDIR, wait for it to finish (at most SECONDS; default: "
+                        "as long as it takes) instead of failing at once")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed input")
     p.add_argument("--retries", type=int, default=2, metavar="N",
                    help="retries of an input after a transient (I/O, network) failure (default 2)")
@@ -209,15 +241,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     Errors are one line on stderr (``remotemedia: error: ...``), exit status 2;
     ``--verbose`` adds the traceback. A manifest with problems lists each one.
     """
-    from remotemedia.errors import RemoteMediaError
+    from remotemedia.errors import BatchInterrupted, RemoteMediaError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("remotemedia: interrupted", file=sys.stderr)
+        hint = _resume_hint(args, argv)
+        if hint:
+            print(hint, file=sys.stderr)
         return 130
+    except BatchInterrupted as exc:
+        print(f"remotemedia: {exc}", file=sys.stderr)
+        print(_resume_hint(args, argv), file=sys.stderr)
+        return exc.exit_code
     except (RemoteMediaError, ImportError, OSError) as exc:  # e.g. REMOTEMEDIA_IMPL=native without native
         if getattr(args, "verbose", False):
             import traceback

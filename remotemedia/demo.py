@@ -64,7 +64,7 @@ def make_corpus(folder: str, num_files: Optional[int] = None) -> Dict[str, Any]:
     Returns:
         ``{"files": count, "audio_s": total duration (s), "bytes": total size}``.
     """
-    from remotemedia.batch.adapter import read_wav, write_wav
+    from remotemedia.io import read_audio, write_audio
     from remotemedia.kernels.convert import convert_format
     from remotemedia.kernels.resample import resample
 
@@ -74,7 +74,7 @@ def make_corpus(folder: str, num_files: Optional[int] = None) -> Dict[str, Any]:
     plan = corpus_plan(num_files)
     for src, rate, layout, channels, fmt, variant in plan:
         if src not in speech:
-            speech[src] = read_wav(os.path.join(DATA_DIR, "speech", src))
+            speech[src] = AudioBuffer(*read_audio(os.path.join(DATA_DIR, "speech", src)))
         if (src, rate) not in at_rate:
             audio = speech[src]
             x = convert_format(audio.samples, "f32").samples
@@ -94,7 +94,7 @@ def make_corpus(folder: str, num_files: Optional[int] = None) -> Dict[str, Any]:
         name = f"{os.path.splitext(src)[0]}/{rate}_{layout}_v{variant}.wav"
         path = os.path.join(folder, *name.split("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_wav(path, samples, rate)
+        write_audio(path, samples, rate, "i32" if samples.dtype == np.int32 else "i16")
         total_s += samples.shape[1] / rate
         total_bytes += os.path.getsize(path)
     return {"files": len(plan), "audio_s": total_s, "bytes": total_bytes}
@@ -102,7 +102,7 @@ def make_corpus(folder: str, num_files: Optional[int] = None) -> Dict[str, Any]:
 
 def _compare(a_dir: str, b_dir: str, keys: List[str]) -> Dict[str, Any]:
     """Compares two batch outputs: segment lists and segment samples, key by key."""
-    from remotemedia.batch.adapter import SEGMENTS_NAME, read_wav
+    from remotemedia.io import read_audio
 
     same_segments = True
     max_diff = 0
@@ -113,18 +113,18 @@ def _compare(a_dir: str, b_dir: str, keys: List[str]) -> Dict[str, Any]:
             same_segments = False
             continue
         for name in names_a:
-            if name == SEGMENTS_NAME or name.endswith(".jsonl"):
+            if name.endswith(".jsonl"):
                 with open(os.path.join(fa, name)) as ha, open(os.path.join(fb, name)) as hb:
                     sa = [json.loads(line) for line in ha]
                     sb = [json.loads(line) for line in hb]
                 if [(s["start"], s["end"]) for s in sa] != [(s["start"], s["end"]) for s in sb]:
                     same_segments = False
             elif name.endswith(".wav"):
-                wa, wb = read_wav(os.path.join(fa, name)), read_wav(os.path.join(fb, name))
-                if wa.samples.shape != wb.samples.shape:
+                (wa, _), (wb, _) = read_audio(os.path.join(fa, name)), read_audio(os.path.join(fb, name))
+                if wa.shape != wb.shape:
                     same_segments = False
-                elif wa.samples.size:
-                    diff = np.abs(wa.samples.astype(np.int64) - wb.samples.astype(np.int64)).max()
+                elif wa.size:
+                    diff = np.abs(wa.astype(np.int64) - wb.astype(np.int64)).max()
                     max_diff = max(max_diff, int(diff))
     return {"same_segments": same_segments, "max_sample_diff": max_diff}
 

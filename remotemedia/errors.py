@@ -351,3 +351,77 @@ class InputFileError(RemoteMediaError):
     def __init__(self, message: str, *, path: str) -> None:
         self.path = path
         super().__init__(f"{path}: {message}")
+
+
+class OutputFolderLockedError(RemoteMediaError):
+    """Another batch run holds the output folder's lock (nothing was touched).
+
+    Args:
+        out_dir: the output folder.
+        holder: what the lock file says about the run that holds it (``pid``,
+            ``host``, ``started``, ``command``), or None when it cannot be read.
+    """
+
+    def __init__(self, out_dir: str, holder: Optional[Dict[str, Any]]) -> None:
+        self.out_dir = out_dir
+        self.holder = holder
+        super().__init__(f"{out_dir} is in use by another remotemedia run ({describe_lock_holder(holder)}); "
+                         "wait for it with --wait (lock_wait_s from Python), or use another output folder")
+
+
+def describe_lock_holder(holder: Optional[Dict[str, Any]]) -> str:
+    """``"pid 123 on host h, started <time>: <command>"`` from a lock file's holder record."""
+    if not holder:
+        return "its lock file does not say which"
+    text = f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, started {holder.get('started', '?')}"
+    return text + (f": {holder['command']}" if holder.get("command") else "")
+
+
+class StaleOutputsError(ConfigurationError):
+    """A resumed batch found outputs made with another manifest (nothing was touched).
+
+    Args:
+        out_dir: the output folder.
+        new_hash: the manifest hash of this run.
+        old_hashes: manifest hash -> how many existing outputs were made with it.
+    """
+
+    def __init__(self, out_dir: str, new_hash: str, old_hashes: Dict[str, int]) -> None:
+        self.out_dir = out_dir
+        self.new_hash = new_hash
+        self.old_hashes = dict(old_hashes)
+        self.count = sum(self.old_hashes.values())
+        super().__init__(f"{out_dir}: the manifest changed: {describe_stale(new_hash, self.old_hashes)}; rerun with "
+                         "--replace-stale (replace_stale=True) to replace them, or use another output folder",
+                         parameter="resume", expected=f"outputs made with {new_hash}",
+                         given=", ".join(self.old_hashes))
+
+
+def describe_stale(new_hash: str, old_hashes: Dict[str, int]) -> str:
+    """``"3 outputs were made with sha256:aa.. and would be replaced by outputs of sha256:bb.."``."""
+    count = sum(old_hashes.values())
+    made = ", ".join(f"{n} with {h}" for h, n in old_hashes.items())
+    return (f"{count} output{'s were' if count != 1 else ' was'} made with another manifest ({made}) and would be "
+            f"replaced by outputs of {new_hash}")
+
+
+class BatchInterrupted(RemoteMediaError):
+    """A batch run stopped cleanly on SIGTERM (SIGINT raises ``KeyboardInterrupt`` the same way).
+
+    In-flight inputs were abandoned (their staging removed, no ledger line),
+    the ledger got its end record; ``resume`` picks up the rest.
+
+    Args:
+        signal_name: ``"SIGTERM"``.
+        exit_code: the conventional exit status, 128 + the signal number (143).
+        done: inputs recorded in the ledger by this run.
+        not_run: inputs this run did not finish.
+    """
+
+    def __init__(self, signal_name: str, exit_code: int, done: int, not_run: int) -> None:
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+        self.done = done
+        self.not_run = not_run
+        super().__init__(f"stopped by {signal_name}: {done} input(s) recorded by this run, {not_run} not finished; "
+                         "run again with --resume (resume=True) to do the rest")

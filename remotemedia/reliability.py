@@ -21,9 +21,12 @@ What is retried is decided by an :class:`ErrorClassifier`:
   :class:`~remotemedia.errors.CircuitOpenError`, and anything deriving from
   :class:`~remotemedia.errors.PermanentError` or with a false ``transient``
   attribute;
-- unknown: everything else (``RuntimeError``, ``KeyError`` ...). Not retried
-  unless the policy says ``retry_unknown=True`` (a node that is not known to be
-  idempotent is not called twice by default).
+- unknown: everything else (``RuntimeError``, ``KeyError``, ``OSError`` with
+  another errno such as EIO ...). Not retried unless the policy says
+  ``retry_unknown=True`` (a node that is not known to be idempotent is not
+  called twice by default). A classifier made with
+  ``other_os_errors=TRANSIENT`` calls those ``OSError`` s transient (the batch
+  runner's: it redoes a whole input from scratch).
 
 Users extend both sets, globally with :func:`register_transient` /
 :func:`register_permanent`, or per policy with their own classifier. A
@@ -95,16 +98,28 @@ class ErrorClassifier:
             mean "transient".
         permanent: extra types or predicates that mean "permanent" (checked
             before ``transient``).
+        other_os_errors: the verdict on an ``OSError`` that no rule decides
+            (an errno not listed in the module docstring, e.g. EIO):
+            :data:`UNKNOWN` (default: a node call is not known to be
+            idempotent) or :data:`TRANSIENT`, for a caller whose retry redoes a
+            whole unit of work from scratch (a batch input: its outputs are
+            staged and discarded on failure).
 
     User rules are checked after the explicit marks (:class:`TransientError`,
     :class:`PermanentError`, a ``transient`` attribute) and before the built-in
     rules, so they can override the built-ins.
     """
 
-    def __init__(self, *, transient: Tuple[Rule, ...] = (), permanent: Tuple[Rule, ...] = ()) -> None:
+    def __init__(self, *, transient: Tuple[Rule, ...] = (), permanent: Tuple[Rule, ...] = (),
+                 other_os_errors: str = UNKNOWN) -> None:
+        if other_os_errors not in (UNKNOWN, TRANSIENT):
+            raise ConfigurationError(f"other_os_errors: expected {UNKNOWN!r} or {TRANSIENT!r}, given "
+                                     f"{other_os_errors!r}", parameter="other_os_errors",
+                                     expected=f"{UNKNOWN!r} or {TRANSIENT!r}", given=other_os_errors)
         self._lock = threading.Lock()
         self._transient: List[Rule] = list(transient)
         self._permanent: List[Rule] = list(permanent)
+        self.other_os_errors = other_os_errors
 
     def add_transient(self, *rules: Rule) -> None:
         """Adds exception types or predicates that are retried."""
@@ -116,10 +131,11 @@ class ErrorClassifier:
         with self._lock:
             self._permanent.extend(rules)
 
-    def copy(self) -> "ErrorClassifier":
-        """An independent classifier with the same user rules."""
+    def copy(self, *, other_os_errors: Optional[str] = None) -> "ErrorClassifier":
+        """An independent classifier with the same user rules (and settings, unless given)."""
         with self._lock:
-            return ErrorClassifier(transient=tuple(self._transient), permanent=tuple(self._permanent))
+            return ErrorClassifier(transient=tuple(self._transient), permanent=tuple(self._permanent),
+                                   other_os_errors=other_os_errors or self.other_os_errors)
 
     def classify(self, exc: BaseException) -> str:
         """:data:`TRANSIENT`, :data:`PERMANENT` or :data:`UNKNOWN`."""
@@ -153,7 +169,10 @@ class ErrorClassifier:
             return PERMANENT
         if any(_matches(rule, exc) for rule in transient):
             return TRANSIENT
-        return _builtin_class(exc)
+        verdict = _builtin_class(exc)
+        if verdict == UNKNOWN and isinstance(exc, OSError):
+            return self.other_os_errors
+        return verdict
 
 
 def _builtin_class(exc: BaseException) -> str:

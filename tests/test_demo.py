@@ -52,7 +52,11 @@ def digest(folder: Path) -> dict:
 
 
 def test_corpus_is_deterministic_and_varied(tmp_path):
-    from remotemedia.batch.adapter import read_wav
+    from remotemedia.audio import AudioBuffer
+    from remotemedia.io import read_audio
+
+    def read_wav(path):
+        return AudioBuffer(*read_audio(path))
 
     a = demo.make_corpus(str(tmp_path / "a"), 12)
     demo.make_corpus(str(tmp_path / "b"), 12)

@@ -119,6 +119,24 @@ def test_classification_is_extensible_and_follows_causes():
     assert classify(GlobalFlake()) == TRANSIENT
 
 
+def test_a_classifier_may_call_the_oserrors_it_does_not_know_transient():
+    c = ErrorClassifier(other_os_errors=TRANSIENT)
+    assert c.classify(OSError(errno.EIO, "io")) == TRANSIENT and c.classify(OSError("no errno")) == TRANSIENT
+    wrapped = RuntimeError("node failed")
+    wrapped.__cause__ = OSError(errno.EIO, "io")
+    assert c.classify(wrapped) == TRANSIENT
+    # Everything the rules decide stays as it was.
+    assert c.classify(FileNotFoundError()) == PERMANENT and c.classify(PermissionError()) == PERMANENT
+    assert c.classify(RuntimeError("r")) == UNKNOWN and c.classify(ValueError()) == PERMANENT
+    c.add_permanent(lambda e: isinstance(e, OSError) and e.errno == errno.ENOSPC)
+    assert c.classify(OSError(errno.ENOSPC, "full")) == PERMANENT
+    assert c.copy().classify(OSError(errno.EIO, "io")) == TRANSIENT and c.copy().other_os_errors == TRANSIENT
+    assert ErrorClassifier().copy(other_os_errors=TRANSIENT).classify(OSError(errno.EIO, "io")) == TRANSIENT
+    assert classify(OSError(errno.EIO, "io")) == UNKNOWN  # the default classifier is unchanged
+    with pytest.raises(ConfigurationError, match="other_os_errors: expected 'unknown' or 'transient'"):
+        ErrorClassifier(other_os_errors=PERMANENT)
+
+
 # ---------------------------------------------------------------- the policy
 def test_default_policy_waits_100_200_400_ms_then_gives_up():
     p = RetryPolicy(jitter=0.0)

@@ -1,140 +1,105 @@
-"""Running ONE file through a pipeline: the seam between the batch runner and file I/O.
+"""Running ONE file through a pipeline: the seam between the batch worker and the library's file I/O.
 
 A file pipeline (one that starts with a chunk source such as
 ``AudioFileSource`` or ends in file-writing sinks such as ``SegmentWriter``)
 runs through ``Pipeline.run_file``: the file is streamed in chunks and the
 sinks write into the output folder. Any other pipeline is an item pipeline:
-the input is read whole with the stdlib :mod:`wave` module (PCM int16/int32),
-the pipeline runs on ``(samples, sample_rate)``, and the sinks' outputs are
-written by :func:`write_outputs`.
+the input is read whole with :func:`remotemedia.io.read_audio`, the pipeline
+runs on ``(samples, sample_rate)``, and the sinks' outputs are written by
+:func:`write_outputs` with the library's writers (VAD segments by
+:class:`~remotemedia.nodes.segment_writer.SegmentWriter` itself: one naming,
+one index format).
 
-The batch runner hands :func:`process_file` a private staging folder and
-publishes it atomically afterwards (see :mod:`remotemedia.batch.worker`), so
-writers here only need to write complete files and fsync them.
+The batch worker hands :func:`process_file` a private staging folder and
+publishes it atomically afterwards (see :mod:`remotemedia.batch.publish`), so
+the files here are fsynced one by one and their folder once, by the publisher.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import struct
-import wave
-from typing import Any, Dict, List, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, List, Literal, Optional
 
 import numpy as np
 
-from remotemedia.audio import AudioBuffer
-from remotemedia.errors import InputFileError
+from remotemedia.io.atomic import AtomicFile
+from remotemedia.io.readers import open_audio, read_audio
+from remotemedia.io.writers import AudioWriter
 
-SEGMENTS_NAME = "segments.jsonl"
+#: Where an attempt on one input is: building the pipeline, downloading a URL
+#: input, reading the input file, running the pipeline, writing and publishing
+#: the outputs.
+StageName = Literal["build", "download", "read", "pipeline", "io"]
 
 
-def process_file(pipeline: Any, input_path: str, out_dir: str) -> None:
+@dataclass
+class Stage:
+    """Where an attempt on one input is (a typed field, read when the attempt fails).
+
+    Attributes:
+        name: see :data:`StageName`.
+    """
+
+    name: StageName = "build"
+
+
+def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[Stage] = None) -> Optional[float]:
     """Runs ``pipeline`` on one audio file and writes its outputs into ``out_dir``.
 
     Args:
         pipeline: a :class:`remotemedia.Pipeline` built for this file alone.
         input_path: a local audio file.
         out_dir: an existing, empty folder that receives every output file.
+        stage: updated as the work proceeds (see :class:`Stage`).
+
+    Returns:
+        The input's duration (s), or None when a file pipeline's input header
+        cannot be read (its source node then reports why).
     """
-    if _writes_files(pipeline):
+    stage = stage if stage is not None else Stage()
+    if pipeline.writes_files():
         # A file pipeline (e.g. examples/pipelines/speech_prep.json): streamed in
         # chunks, in bounded memory, its sinks writing into out_dir.
+        stage.name = "read"
+        audio_s = audio_duration_s(input_path)
+        stage.name = "pipeline"
         pipeline.run_file(input_path, out_dir)
-        return
+        return audio_s
     # An item pipeline: the file is read whole and the sinks' outputs written here.
-    audio = read_wav(input_path)
-    result = pipeline.execute_sync(audio.as_tuple())
+    stage.name = "read"
+    samples, sample_rate = read_audio(input_path)
+    stage.name = "pipeline"
+    result = pipeline.execute_sync((samples, sample_rate))
+    stage.name = "io"
     write_outputs(result.outputs, out_dir)
-
-
-def _writes_files(pipeline: Any) -> bool:
-    """True when the pipeline reads its own input file or ends in file-writing sinks."""
-    nodes = {n.id: n for n in pipeline.nodes}
-    sinks = [nodes[n] for n in pipeline.graph.sinks]
-    return pipeline._starts_with_chunk_source() or all(getattr(n, "writes_files", False) for n in sinks)
+    return samples.shape[1] / sample_rate
 
 
 def audio_duration_s(path: str) -> Optional[float]:
     """The duration of an audio file from its header (seconds), or None when it cannot be told."""
     try:
-        with wave.open(path, "rb") as w:
-            return w.getnframes() / w.getframerate()
-    except Exception:  # a probe: whatever is wrong is reported by the read itself
-        pass
-    try:
-        import soundfile  # optional
-
-        return float(soundfile.info(path).duration)
-    except Exception:
+        with open_audio(path) as reader:
+            return reader.duration_s
+    except Exception:  # a probe: whatever is wrong is reported by the pipeline's own read
         return None
-
-
-# --------------------------------------------------------------- interim I/O
-def read_wav(path: str) -> AudioBuffer:
-    """Reads a whole PCM WAV file (16- or 32-bit integer samples).
-
-    Returns:
-        An AudioBuffer of int16 or int32 samples shaped (channels, frames).
-
-    Raises:
-        InputFileError: not a WAV file, an unsupported sample width, or truncated.
-        OSError: the file cannot be read (may be transient).
-    """
-    try:
-        with wave.open(path, "rb") as w:
-            num_channels, width, sample_rate, num_frames = (w.getnchannels(), w.getsampwidth(), w.getframerate(),
-                                                            w.getnframes())
-            data = w.readframes(num_frames)
-    except (wave.Error, EOFError, RuntimeError, struct.error) as exc:  # wave raises all of these on bad headers
-        raise InputFileError(f"not a PCM WAV file ({type(exc).__name__}: {exc})", path=path) from exc
-    if width not in (2, 4):
-        raise InputFileError(f"{8 * width}-bit samples are not supported (16 or 32 bit PCM)", path=path)
-    frame_bytes = width * num_channels
-    if len(data) != num_frames * frame_bytes:
-        raise InputFileError(f"truncated: the header says {num_frames} frames, the file holds "
-                             f"{len(data) // frame_bytes}", path=path)
-    fmt = "i16" if width == 2 else "i32"
-    return AudioBuffer.from_pcm_bytes(data, sample_rate, num_channels, fmt)
-
-
-def write_wav(path: str, samples: np.ndarray, sample_rate: int) -> None:
-    """Writes (channels, frames) int16/int32 samples (float is converted to int16) as PCM WAV, fsynced."""
-    samples = np.atleast_2d(samples)
-    if samples.dtype.kind == "f":
-        from remotemedia.kernels.convert import convert_format
-
-        samples = convert_format(samples, "i16").samples
-    dtype = np.dtype("<i2") if samples.dtype == np.int16 else np.dtype("<i4")
-    with open(path, "wb") as fh:
-        with wave.open(fh, "wb") as w:
-            w.setnchannels(samples.shape[0])
-            w.setsampwidth(dtype.itemsize)
-            w.setframerate(int(sample_rate))
-            w.writeframes(np.ascontiguousarray(samples.T, dtype=dtype).tobytes())
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def write_outputs(outputs: Dict[str, List[Any]], out_dir: str) -> List[str]:
     """Writes what the pipeline's sinks gave, by kind of item.
 
     - ``(audio, sample_rate, info)`` whose ``info`` has ``segments`` (VADNode
-      with ``segments=True``): one WAV per segment (``seg_00000.wav`` ...,
-      int16 unless the audio is int32) and ``segments.jsonl`` (one JSON object
-      per segment: ``index``, ``file``, ``start``/``end`` in samples,
-      ``start_s``/``end_s``, ``sample_rate``), empty when there is no speech;
-    - ``(audio, sample_rate)``: ``audio.wav``;
+      with ``segments=True``): written by ``SegmentWriter``: one WAV per
+      segment (``0000.wav`` ..., int16 unless the audio is int32) and
+      ``segments.jsonl`` (one JSON object per segment: ``index``, ``file``,
+      ``start``/``end`` in samples, ``start_s``/``end_s``, ``sample_rate``,
+      ``frames``, ``clipped``, ``source``), empty when there is no speech;
+    - ``(audio, sample_rate)``: ``audio.wav`` (int16 unless the audio is int32);
     - anything else: ``output.json``.
 
-    With several sinks or items, names get a ``<sink id>_`` / ``<n>_`` prefix.
+    With several sinks or items, names get a ``<sink id>_`` / ``<n>_`` prefix
+    (segments: ``<prefix>_0000.wav``, ``<prefix>.segments.jsonl``).
 
     Returns:
         The names of the files written, relative to ``out_dir``.
@@ -143,32 +108,37 @@ def write_outputs(outputs: Dict[str, List[Any]], out_dir: str) -> List[str]:
     many_sinks = len(outputs) > 1
     for sink, items in outputs.items():
         for i, item in enumerate(items):
-            prefix = (f"{sink}_" if many_sinks else "") + (f"{i:03d}_" if len(items) > 1 else "")
-            names += _write_item(item, out_dir, prefix)
+            parts = ([sink] if many_sinks else []) + ([f"{i:03d}"] if len(items) > 1 else [])
+            names += _write_item(item, out_dir, "_".join(parts))
     return names
 
 
 def _write_item(item: Any, out_dir: str, prefix: str) -> List[str]:
     if _is_audio(item) and len(item) >= 3 and isinstance(item[2], dict) and "segments" in item[2]:
-        samples, sample_rate = np.atleast_2d(item[0]), int(item[1])
-        names, lines = [], []
-        for j, seg in enumerate(item[2]["segments"]):
-            name = f"{prefix}seg_{j:05d}.wav"
-            write_wav(os.path.join(out_dir, name), samples[:, int(seg["start"]):int(seg["end"])], sample_rate)
-            names.append(name)
-            lines.append(json.dumps({"index": j, "file": name, "start": int(seg["start"]), "end": int(seg["end"]),
-                                     "start_s": float(seg["start_s"]), "end_s": float(seg["end_s"]),
-                                     "sample_rate": sample_rate}))
-        name = f"{prefix}{SEGMENTS_NAME}"
-        _write_text(os.path.join(out_dir, name), "".join(line + "\n" for line in lines))
-        return names + [name]
+        from remotemedia.nodes.segment_writer import SegmentWriter, segment_file_name, segment_index_name
+
+        # The publisher fsyncs the folder once, before it renames it into place.
+        writer = SegmentWriter(output_dir=out_dir, sample_format=_sample_format(item[0]), prefix=prefix,
+                               sync_dir=False)
+        count = writer.process(item)["segments"]
+        return [segment_file_name(prefix, j) for j in range(count)] + [segment_index_name(prefix)]
+    name = f"{prefix}_" if prefix else ""
     if _is_audio(item):
-        name = f"{prefix}audio.wav"
-        write_wav(os.path.join(out_dir, name), item[0], int(item[1]))
+        name += "audio.wav"
+        samples = np.atleast_2d(item[0])
+        # The publisher fsyncs the folder once, before it renames it into place.
+        with AudioWriter(os.path.join(out_dir, name), int(item[1]), samples.shape[0], _sample_format(samples),
+                         "wav", sync_dir=False) as writer:
+            writer.write(samples)
         return [name]
-    name = f"{prefix}output.json"
-    _write_text(os.path.join(out_dir, name), json.dumps(item, default=_json_default, indent=1) + "\n")
+    name += "output.json"
+    with AtomicFile(os.path.join(out_dir, name), "w", sync_dir=False) as f:
+        f.file.write(json.dumps(item, default=_json_default, indent=1) + "\n")
     return [name]
+
+
+def _sample_format(samples: np.ndarray) -> str:
+    return "i32" if samples.dtype == np.int32 else "i16"
 
 
 def _is_audio(item: Any) -> bool:

@@ -6,11 +6,17 @@ inputs that were in flight. Reading tolerates a last line cut by a kill (it is
 skipped, and the next run starts on a fresh line).
 
 Entry keys: ``event`` (``"run"`` for the header of each run, ``"input"`` for
-an outcome), and for outcomes ``input`` (path or URL), ``key``, ``status``
-(``"ok"``/``"failed"``), ``size``, ``mtime_ns``, ``manifest_hash``,
-``attempts``, ``time`` (UTC ISO 8601); ok: ``outputs`` (paths relative to
-OUTDIR), ``audio_s``, ``elapsed_s``; failed: ``node_id``, ``node_type``,
-``stage``, ``error``, ``error_type``, ``traceback``.
+an outcome, ``"end"`` for the end of a run), ``time`` (UTC ISO 8601). Run
+headers: ``run`` (the run's token), ``manifest_hash``, ``inputs``, ``to_do``,
+``resume``, ``replaced_stale``, ``executor``, ``workers``, ``impl``.
+Outcomes: ``input`` (path or URL), ``key``, ``status`` (``"ok"``/``"failed"``),
+``size``, ``mtime_ns``, ``manifest_hash``, ``attempts``; ok: ``outputs`` (paths
+relative to OUTDIR), ``audio_s``, ``elapsed_s``; failed: ``node_id``,
+``node_type``, ``stage``, ``error``, ``error_type``, ``errno``, ``traceback``.
+End records: ``run``, ``status`` (``"completed"``, ``"stopped"`` early by
+fail-fast or a full disk, ``"interrupted"`` by a signal, ``"failed"`` by an
+error of the run itself), ``stopped_by``, ``ok``, ``failed``, ``skipped``,
+``not_run``; a killed run has none.
 """
 
 from __future__ import annotations
@@ -86,14 +92,23 @@ class Ledger:
         if self._fh is None:
             raise ValueError("ledger is closed")
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
-        self._fh.write(line.encode("utf-8"))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.write(line.encode("utf-8"))
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:  # a full disk, say: the line may be cut (a reader skips it)
+            raise OSError(exc.errno, f"cannot append to the ledger {self.path}: {exc.strerror or exc}; once "
+                                     "fixed, run again with --resume") from exc
 
     def close(self) -> None:
+        """Closes the file. Every appended line was flushed already; what a failed append left in the
+        buffer (a cut line) is dropped if it still cannot be written."""
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            try:
+                fh.close()
+            except OSError:
+                pass
 
     def __enter__(self) -> "Ledger":
         return self

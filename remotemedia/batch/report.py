@@ -19,7 +19,12 @@ class BatchReport:
         ok: inputs processed now.
         failed: inputs that failed now (see ``failures``).
         skipped: inputs skipped by ``resume`` (done earlier).
-        not_run: inputs never started (``fail_fast`` stopped the batch).
+        not_run: inputs not finished: never started, or abandoned in flight,
+            because the batch stopped (see ``stop_reason``).
+        stop_reason: why the batch stopped early: ``"fail-fast"``, a signal
+            name (``"SIGTERM"``), ``"disk full"``; None when it ran to the end.
+        replaced_stale: outputs made with another manifest that ``resume``
+            was told to replace (``replace_stale``).
         audio_s: seconds of audio in the inputs processed now.
         wall_s: wall-clock duration of the batch (s).
         workers: worker count used to bound work in flight.
@@ -37,6 +42,8 @@ class BatchReport:
     failed: int = 0
     skipped: int = 0
     not_run: int = 0
+    stop_reason: Optional[str] = None
+    replaced_stale: int = 0
     audio_s: float = 0.0
     wall_s: float = 0.0
     workers: int = 0
@@ -64,7 +71,8 @@ class BatchReport:
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-ready summary (no per-input entries)."""
         return {"out_dir": self.out_dir, "ledger": self.ledger_path, "total": self.total, "ok": self.ok,
-                "failed": self.failed, "skipped": self.skipped, "not_run": self.not_run, "audio_s": self.audio_s,
+                "failed": self.failed, "skipped": self.skipped, "not_run": self.not_run,
+                "stop_reason": self.stop_reason, "replaced_stale": self.replaced_stale, "audio_s": self.audio_s,
                 "wall_s": self.wall_s, "real_time_factor": self.real_time_factor, "workers": self.workers,
                 "executor": self.executor, "node_time_us": dict(self.node_time_us),
                 "failures": [{k: v for k, v in f.items() if k != "traceback"} for f in self.failures]}
@@ -79,7 +87,8 @@ class BatchReport:
             f"{'skipped':<10}{self.skipped:>8}   (done in an earlier run)",
         ]
         if self.not_run:
-            lines.append(f"{'not run':<10}{self.not_run:>8}   (stopped by --fail-fast)")
+            why = "--fail-fast" if self.stop_reason in (None, "fail-fast") else self.stop_reason
+            lines.append(f"{'not run':<10}{self.not_run:>8}   (stopped by {why})")
         lines.append(f"{'total':<10}{self.total:>8}")
         rtf = self.real_time_factor
         speed = f"; real-time factor {rtf:.4f} ({1 / rtf:.0f}x real time)" if rtf else ""

@@ -299,7 +299,9 @@ def check_header(reader: AudioReader, *, bytes_per_frame: Optional[int]) -> None
 
 
 def _is_pcm_wav(path: str) -> bool:
-    """A RIFF/WAVE file whose format tag is 1 (plain PCM), the one the ``wave`` module reads."""
+    """A RIFF/WAVE file whose format tag is 1 (plain PCM), the one the ``wave`` module reads, or a
+    RIFF/WAVE file without a ``fmt `` chunk at all (broken: the ``wave`` module says what is wrong,
+    with or without soundfile installed)."""
     try:
         with open(path, "rb") as f:
             head = f.read(12)
@@ -308,7 +310,7 @@ def _is_pcm_wav(path: str) -> bool:
             while True:  # walk the chunks up to "fmt "
                 hdr = f.read(8)
                 if len(hdr) < 8:
-                    return False
+                    return True  # no fmt chunk
                 size = int.from_bytes(hdr[4:8], "little")
                 if hdr[:4] == b"fmt ":
                     return int.from_bytes(f.read(2), "little") == 1

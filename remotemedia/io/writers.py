@@ -41,6 +41,27 @@ def container_of(path: Any, container: Optional[str] = None) -> str:
     return _CONTAINERS[suffix]
 
 
+#: Above this many channels :func:`interleave` leaves the copy to numpy in one call.
+_INTERLEAVE_PER_CHANNEL_MAX = 64
+
+
+def interleave(samples: np.ndarray) -> np.ndarray:
+    """(channels, frames) samples as a C-contiguous (frames, channels) array, the layout of audio files.
+
+    ``np.ascontiguousarray(samples.T)`` copies with its inner loop over the
+    channels (2 for stereo), which is about 10x slower than copying one
+    channel at a time into its column (measured on (2, 20000) int16: 400-700
+    us against 60 us); mono needs no copy at all.
+    """
+    channels, frames = samples.shape
+    if channels == 1 or frames == 1 or channels > _INTERLEAVE_PER_CHANNEL_MAX:
+        return np.ascontiguousarray(samples.T)
+    out = np.empty((frames, channels), samples.dtype)
+    for ch in range(channels):
+        out[:, ch] = samples[ch]
+    return out
+
+
 class AudioWriter:
     """Writes an audio file block by block, atomically.
 
@@ -118,7 +139,7 @@ class AudioWriter:
             self.clipped += converted.clipped
         if x.shape[1] == 0:
             return
-        interleaved = np.ascontiguousarray(x.T)
+        interleaved = interleave(x)
         if self._wave is not None:
             if interleaved.dtype.byteorder == ">":
                 interleaved = interleaved.astype(interleaved.dtype.newbyteorder("<"))

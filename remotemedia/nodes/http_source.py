@@ -1,23 +1,14 @@
 """HttpSource: downloads ``http://`` / ``https://`` inputs (standard library only).
 
-One download is one attempt; the executor retries it by the node's retry
-policy (:mod:`remotemedia.reliability`), so the node itself only makes sure
-that every failure is raised as the right kind of error:
-
-- connection reset, refused, a stall longer than ``timeout_s`` (per socket
-  operation): ``ConnectionError`` / ``TimeoutError`` (transient);
-- a body shorter than its ``Content-Length``:
-  :class:`~remotemedia.errors.TruncatedBodyError` (transient; never accepted);
-- an error status: :class:`~remotemedia.errors.HttpStatusError`, transient for
-  408, 429, 500, 502, 503 and 504 with ``Retry-After`` (seconds or an HTTP
-  date) parsed into ``retry_after_s``, permanent for the other 4xx.
-
-A broken download is resumed: when the server announced ``Accept-Ranges:
-bytes``, the bytes received are kept and the next attempt asks only for the
-rest (``Range: bytes=<n>-``, with ``If-Range`` when the server gave an ETag or
-Last-Modified). A server that answers ``200`` instead of ``206`` sends the
-whole body again and the kept bytes are dropped. Nothing touches the network
-at import time.
+One download is one attempt of :class:`remotemedia.io.http.HttpFetcher` (the
+batch runner downloads URL inputs with the same code); the executor retries
+it by the node's retry policy (:mod:`remotemedia.reliability`). Every failure
+is raised as the right kind of error (timeouts and resets transient, a body
+shorter than its ``Content-Length`` a transient
+:class:`~remotemedia.errors.TruncatedBodyError`, error statuses an
+:class:`~remotemedia.errors.HttpStatusError` with ``Retry-After`` parsed), and
+a broken download is resumed with a ``Range`` request when the server allows
+(see :mod:`remotemedia.io.http`). Nothing touches the network at import time.
 
 The circuit breaker of a download is the remote host's (``circuit_key``), so
 one dead host trips once for every URL on it, across the runs of a batch.
@@ -26,58 +17,22 @@ one dead host trips once for every URL on it, across the runs of a batch.
 from __future__ import annotations
 
 import io
-import threading
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from remotemedia._version import __version__
 from remotemedia.audio import AudioBuffer
-from remotemedia.errors import (
-    ConfigurationError,
-    HttpStatusError,
-    MediaDecodeError,
-    PermanentError,
-    TransientError,
-    TruncatedBodyError,
-)
+from remotemedia.errors import ConfigurationError, MediaDecodeError
+from remotemedia.io.http import HttpFetcher, parse_retry_after
 from remotemedia.nodes.base import Node
 from remotemedia.nodes.registry import register_node
 from remotemedia.reliability import host_circuit_key
 
+#: ``parse_retry_after`` now lives in :mod:`remotemedia.io.http`; it is re-exported from its earlier home.
+__all__ = ["DECODE_MODES", "HttpSource", "decode_wav", "parse_retry_after"]
+
 DECODE_MODES = ("auto", "bytes", "wav")
-
-
-def parse_retry_after(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
-    """Parses a ``Retry-After`` header: delay seconds or an HTTP date.
-
-    Args:
-        value: the header value, or None.
-        now: the current time (UTC) for HTTP dates; None = now.
-
-    Returns:
-        The delay in seconds (>= 0), or None when absent or unreadable.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(int(value))
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())
 
 
 def decode_wav(data: Union[bytes, bytearray]) -> AudioBuffer:
@@ -122,15 +77,6 @@ def _is_wav(data: Union[bytes, bytearray]) -> bool:
     return data[:4] == b"RIFF" and data[8:12] == b"WAVE"
 
 
-@dataclass
-class _Partial:
-    """Bytes of a broken download kept for a Range resume."""
-
-    data: bytearray
-    total: int
-    validator: Optional[str]
-
-
 @register_node
 class HttpSource(Node):
     """Downloads an ``http(s)://`` URL, with timeouts and resumable transfers.
@@ -165,14 +111,31 @@ class HttpSource(Node):
         if url is not None:
             self._check_url(url)
         self.url = url
-        self.timeout_s = float(timeout_s)
         self.decode = decode
-        self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._partials: Dict[str, _Partial] = {}
-        self._opener: Any = None
-        #: Bytes skipped thanks to Range resumes, in total.
-        self.resumed_bytes = 0
+        self._fetcher = HttpFetcher(float(timeout_s), max_bytes)
+
+    @property
+    def timeout_s(self) -> float:
+        """Limit of each socket operation (s)."""
+        return self._fetcher.timeout_s
+
+    @timeout_s.setter
+    def timeout_s(self, value: float) -> None:
+        self._fetcher.timeout_s = float(value)
+
+    @property
+    def max_bytes(self) -> Optional[int]:
+        """Largest body accepted (bytes); None = no limit."""
+        return self._fetcher.max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: Optional[int]) -> None:
+        self._fetcher.max_bytes = value
+
+    @property
+    def resumed_bytes(self) -> int:
+        """Bytes not downloaded again thanks to Range resumes, in total."""
+        return self._fetcher.resumed_bytes
 
     def _check_url(self, url: Any) -> str:
         if not isinstance(url, str) or urlsplit(url).scheme.lower() not in ("http", "https") \
@@ -191,8 +154,7 @@ class HttpSource(Node):
         return host_circuit_key(f"{parts.hostname}:{port}")
 
     def cleanup(self) -> None:
-        with self._lock:
-            self._partials.clear()
+        self._fetcher.clear()
         super().cleanup()
 
     def process(self, data: Any = None) -> Union[bytes, AudioBuffer]:
@@ -202,81 +164,9 @@ class HttpSource(Node):
             return decode_wav(body)
         return body
 
-    # ------------------------------------------------------------- download
     def fetch(self, url: str) -> bytes:
         """One download attempt of ``url`` (resuming a kept partial body); returns the whole body.
 
-        Raises:
-            HttpStatusError: an error status (transient or not, by status).
-            TruncatedBodyError: the body ended early (bytes kept for a resume).
-            OSError: connection errors and timeouts (``urllib.error.URLError``
-                wraps those raised while connecting).
+        See :meth:`remotemedia.io.http.HttpFetcher.fetch` for the errors raised.
         """
-        import http.client
-        import urllib.error
-        import urllib.request
-
-        with self._lock:
-            partial = self._partials.pop(url, None)
-            if self._opener is None:
-                self._opener = urllib.request.build_opener()
-        headers = {"User-Agent": f"remotemedia/{__version__}", "Accept-Encoding": "identity"}
-        if partial is not None:
-            headers["Range"] = f"bytes={len(partial.data)}-"
-            if partial.validator:
-                headers["If-Range"] = partial.validator
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            response = self._opener.open(request, timeout=self.timeout_s)
-        except urllib.error.HTTPError as exc:
-            with exc:
-                if exc.code == 416 and partial is not None:
-                    raise TransientError(f"range resume of {url} refused (HTTP 416); restarting") from exc
-                raise HttpStatusError(url, exc.code, str(exc.reason or ""),
-                                      parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None),
-                                      ) from exc
-        with response:
-            data, total = self._start(url, response, partial)
-            validator = response.headers.get("ETag")
-            if not validator or validator.startswith("W/"):
-                validator = response.headers.get("Last-Modified")
-            resumable = response.status == 206 or response.headers.get("Accept-Ranges", "").lower() == "bytes"
-            try:
-                while True:
-                    chunk = response.read(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                    if self.max_bytes is not None and len(data) > self.max_bytes:
-                        raise PermanentError(f"body of {url} exceeds max_bytes={self.max_bytes}")
-            except (OSError, http.client.HTTPException):
-                self._keep(url, data, total, validator, resumable)
-                raise
-        if total is not None and len(data) < total:
-            self._keep(url, data, total, validator, resumable)
-            raise TruncatedBodyError(url, len(data), total)
-        return bytes(data)
-
-    def _start(self, url: str, response: Any, partial: Optional[_Partial]) -> Tuple[bytearray, Optional[int]]:
-        """The buffer to append to and the expected total length of the body."""
-        length = response.headers.get("Content-Length")
-        if partial is not None and response.status == 206:
-            unit, _, spec = (response.headers.get("Content-Range") or "").partition(" ")
-            span, _, total_text = spec.partition("/")
-            start_text = span.partition("-")[0]
-            if unit != "bytes" or not start_text.isdigit() or int(start_text) != len(partial.data) \
-                    or (total_text.isdigit() and int(total_text) != partial.total):
-                raise TransientError(f"range resume of {url} answered with Content-Range "
-                                     f"{response.headers.get('Content-Range')!r}; restarting")
-            with self._lock:
-                self.resumed_bytes += len(partial.data)
-            return partial.data, partial.total
-        if response.status == 206:  # a range we did not ask for
-            raise TransientError(f"unexpected partial response for {url}")
-        return bytearray(), int(length) if length and length.isdigit() else None
-
-    def _keep(self, url: str, data: bytearray, total: Optional[int], validator: Optional[str],
-              resumable: bool) -> None:
-        if resumable and data and total is not None:
-            with self._lock:
-                self._partials[url] = _Partial(data, total, validator)
+        return self._fetcher.fetch(url)

@@ -19,6 +19,17 @@ from remotemedia.nodes.registry import register_node
 STREAM_CONTEXT_FIELDS = ("source", "source_start", "source_end", "source_info", "pipeline")
 
 
+def segment_file_name(prefix: str, index: int, container: str = "wav") -> str:
+    """The name of segment ``index``: ``<prefix>_<index:04d>.<container>``, or ``<index:04d>.<container>`` for an
+    empty prefix."""
+    return f"{prefix}_{index:04d}.{container}" if prefix else f"{index:04d}.{container}"
+
+
+def segment_index_name(prefix: str) -> str:
+    """The name of the segment index: ``<prefix>.segments.jsonl``, or ``segments.jsonl`` for an empty prefix."""
+    return f"{prefix}.segments.jsonl" if prefix else "segments.jsonl"
+
+
 @register_node
 class SegmentWriter(KernelNode):
     """Writes each speech segment as an audio file, plus a JSON-lines index.
@@ -29,7 +40,8 @@ class SegmentWriter(KernelNode):
     ``container="flac"``) in ``sample_format`` (int16 by default, converted
     with the convert kernel: round half to even, clipping counted). The
     index, ``<output_dir>/<prefix>.segments.jsonl``, has one line per written
-    segment (the segment record):
+    segment (the segment record); an empty prefix gives ``<index:04d>.wav``
+    and ``segments.jsonl``:
 
     - ``index``, ``file`` (name inside ``output_dir``; null with
       ``write_audio=False``), ``start``/``end`` (samples at ``sample_rate``,
@@ -77,6 +89,10 @@ class SegmentWriter(KernelNode):
         write_audio: False = write the index only (no segment files): the
             records still say where each segment lies in the source, for
             exports that point into the source recordings.
+        sync_dir: fsync the folder before and after the index is written
+            (default). False for a caller that makes the folder durable itself
+            (the batch runner fsyncs its staging folder before it publishes
+            it): each file is still fsynced before its rename.
 
     The defaults keep the segments exactly as the VAD found them (see
     :class:`remotemedia.kernels.segments.SegmentShaper` for the order: merge,
@@ -98,7 +114,8 @@ class SegmentWriter(KernelNode):
     def __init__(self, output_dir: Optional[str] = None, sample_format: str = "i16", prefix: Optional[str] = None,
                  runtime_hint: str = "auto", name: Optional[str] = None, container: str = "wav",
                  min_duration_s: float = 0.0, max_duration_s: float = 0.0, merge_max_s: float = 0.0,
-                 merge_gap_s: Optional[float] = None, pad_s: float = 0.0, write_audio: bool = True) -> None:
+                 merge_gap_s: Optional[float] = None, pad_s: float = 0.0, write_audio: bool = True,
+                 sync_dir: bool = True) -> None:
         from remotemedia.kernels.convert import normalize_format
         from remotemedia.kernels.segments import check_shaping
 
@@ -119,6 +136,7 @@ class SegmentWriter(KernelNode):
         check_shaping(node_id=self.name, **self.shaping)
         self.write_audio = write_audio
         self.prefix = prefix
+        self.sync_dir = bool(sync_dir)
         self._state: Optional[_SegmentStream] = None
 
     def _new_stream(self, output: Any = None, source_path: Any = None,
@@ -303,7 +321,7 @@ class _SegmentStream:
         file = None
         clipped = 0
         if node.write_audio:
-            file = f"{self.prefix}_{index:04d}.{node.container}"
+            file = segment_file_name(self.prefix, index, node.container)
             audio = self.cut(start, end)
             # One folder fsync for all segments, in finish(), before the index that lists them.
             writer = AudioWriter(os.path.join(self.output_dir, file), self.sample_rate or 1, audio.shape[0],
@@ -347,15 +365,18 @@ class _SegmentStream:
             record["vad"] = vad
 
     def finish(self) -> Dict[str, Any]:
-        from remotemedia.io.atomic import fsync_dir, write_atomic
+        from remotemedia.io.atomic import AtomicFile, fsync_dir
 
         if self.shaper is not None:
             for shaped in self.shaper.finish(self.end):
                 self.write(shaped)
         self._vad_fields()
-        fsync_dir(self.output_dir)  # the segments' renames are durable before the index names them
-        index = write_atomic(os.path.join(self.output_dir, f"{self.prefix}.segments.jsonl"),
-                             "".join(json.dumps(r) + "\n" for r in self.records))
+        sync = self.node.sync_dir
+        if sync:
+            fsync_dir(self.output_dir)  # the segments' renames are durable before the index names them
+        with AtomicFile(os.path.join(self.output_dir, segment_index_name(self.prefix)), "w", sync_dir=sync) as f:
+            f.file.write("".join(json.dumps(r) + "\n" for r in self.records))
+        index = f.path
         rate = self.sample_rate or 0
         return {"output_dir": self.output_dir, "index": index, "segments": len(self.records),
                 "speech_s": self.speech_frames / rate if rate else 0.0, "sample_rate": self.sample_rate,

@@ -52,3 +52,27 @@ SPEECH_PREP = {"version": "v1", "metadata": {"name": "speech-prep-test"}, "nodes
     {"id": "resample", "node_type": "AudioResampleNode", "params": {"target_sample_rate": 16000}},
     {"id": "vad", "node_type": "VADNode", "params": {"backend": "webrtc", "segments": True}},
 ]}
+
+
+def cli(*args: str) -> list:
+    """The command line of ``remotemedia ARGS...`` run by this interpreter."""
+    import sys
+
+    return [sys.executable, "-m", "remotemedia", *args]
+
+
+def ledger_entries(out: Path, event: str = "input") -> list:
+    """The well-formed ledger entries of one kind (``"run"``, ``"input"``, ``"end"``)."""
+    from remotemedia.batch import LEDGER_NAME, read_ledger
+
+    return [e for e in read_ledger(str(out / LEDGER_NAME)) if e.get("event") == event]
+
+
+def hidden_paths(folder: Path) -> list:
+    """Every hidden file or folder under ``folder`` (staging, replaced folders, lock, stop markers)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*"))
+
+
+def slow_manifest(delay_s: float) -> dict:
+    """SlowNode (batch_test_nodes) then FormatConverterNode to int16: each input takes ``delay_s``."""
+    return passthrough_manifest({"id": "slow", "node_type": "SlowNode", "params": {"delay_s": delay_s}})

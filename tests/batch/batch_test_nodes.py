@@ -64,3 +64,40 @@ class RejectLoudNode(Node):
         if peak > self.max_peak:
             raise ValueError(f"peak {peak} exceeds {self.max_peak}")
         return data
+
+
+@register_node
+class SlowNode(Node):
+    """Passes its input on after ``delay_s`` seconds (an input that takes a while, for stop tests)."""
+
+    def __init__(self, delay_s: float = 0.2, name: Optional[str] = None) -> None:
+        super().__init__(name=name)
+        self.delay_s = delay_s
+
+    def process(self, data: Any) -> Any:
+        time.sleep(self.delay_s)
+        return data
+
+
+@register_node
+class DiskFullNode(Node):
+    """Simulates a disk that fills up: after ``after_calls`` calls it creates ``flag_path``, and while that
+    file exists every call raises ``OSError(ENOSPC)``, as a write to a full disk does. Deleting the file
+    frees the "disk" for good (the fill happens once; the count is kept in files, across processes)."""
+
+    def __init__(self, flag_path: str, after_calls: int = 5, name: Optional[str] = None) -> None:
+        super().__init__(name=name)
+        self.flag_path = flag_path
+        self.after_calls = after_calls
+
+    def process(self, data: Any) -> Any:
+        if os.path.exists(self.flag_path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if not os.path.exists(self.flag_path + ".filled"):
+            with open(self.flag_path + ".count", "ab") as fh:
+                fh.write(b"x")
+                calls = fh.tell()
+            if calls >= self.after_calls:
+                for path in (self.flag_path + ".filled", self.flag_path):
+                    open(path, "wb").close()
+        return data

@@ -26,3 +26,6 @@ def subprocess_env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
+
+from fault_server import fault_server  # noqa: E402, F401  (a fixture: a real HTTP server injecting faults)

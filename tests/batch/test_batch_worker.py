@@ -91,3 +91,63 @@ def test_failure_of_a_missing_input_is_a_failure_record_not_an_exception(tmp_pat
     assert result["status"] == "failed" and result["attempts"] == 1 and result["stage"] == "read"
     assert "no such file" in result["error"] and result["node_id"] is None
     assert not os.path.exists(tmp_path / "out" / "gone")
+
+
+def test_a_full_disk_is_not_worth_a_retry_and_the_failure_says_so():
+    assert not is_transient(OSError(errno.ENOSPC, "full")) and not is_transient(OSError(errno.EDQUOT, "quota"))
+    assert is_transient(_chained(NodeError("x", node_id="n", node_type="T"), OSError(errno.EIO, "io")))
+
+
+def test_url_inputs_are_downloaded_once_per_input_and_resumed_by_the_retry(tmp_path, fault_server):
+    import numpy as np
+    from batch_helpers import passthrough_manifest, read_wav, write_wav
+
+    from remotemedia.batch import run_batch
+
+    write_wav(tmp_path / "src.wav", np.arange(-20000, 20000, 4, dtype=np.int16), 8000)
+    body = (tmp_path / "src.wav").read_bytes()
+    urls = [fault_server.add("/cut.wav", body, faults=["reset"]),
+            fault_server.add("/busy.wav", body, faults=["503", "503"]),
+            fault_server.add("/short.wav", body, faults=["truncate", "truncate"])]
+    out = tmp_path / "out"
+    report = run_batch(passthrough_manifest(), urls, str(out), retry_delay_s=0)
+    assert (report.ok, report.failed) == (3, 0)
+    attempts = {e["key"]: e["attempts"] for e in report.results}
+    assert attempts == {"cut": 2, "busy": 3, "short": 3}
+    # The truncated download asked only for the rest on each retry; the others were not resumable.
+    assert fault_server.range_requests["/short.wav"] == 2 and fault_server.range_requests["/cut.wav"] == 0
+    assert fault_server.requests["/cut.wav"] == 2 and fault_server.requests["/busy.wav"] == 3
+    want, _ = read_wav(tmp_path / "src.wav")
+    for key in attempts:
+        got, _ = read_wav(out / key / "audio.wav")
+        assert np.array_equal(got, want)
+    assert sorted(os.listdir(tmp_path)) == ["out", "src.wav"]  # no download folder left behind
+
+
+def test_failure_stages_are_recorded(tmp_path, fault_server):
+    from batch_helpers import passthrough_manifest
+
+    from remotemedia.batch import run_batch
+
+    (tmp_path / "junk.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    report = run_batch(passthrough_manifest(), [str(tmp_path / "junk.wav"), fault_server.url("/nothing.wav")],
+                       str(tmp_path / "out"), retry_delay_s=0)
+    stages = {f["key"]: (f["stage"], f["attempts"], f["errno"]) for f in report.failures}
+    assert stages == {"junk": ("read", 1, None), "nothing": ("download", 1, None)}
+
+
+def test_a_retry_after_the_download_does_not_download_again(tmp_path, fault_server):
+    import batch_test_nodes  # noqa: F401  (registers FlakyNode)
+    import numpy as np
+    from batch_helpers import passthrough_manifest, write_wav
+
+    from remotemedia.batch import run_batch
+
+    write_wav(tmp_path / "src.wav", np.arange(-3000, 3000, dtype=np.int16), 8000)
+    url = fault_server.add("/once.wav", (tmp_path / "src.wav").read_bytes())
+    (tmp_path / "markers").mkdir()
+    flaky = passthrough_manifest({"id": "flaky", "node_type": "FlakyNode",
+                                  "params": {"marker_dir": str(tmp_path / "markers"), "every": 1}})
+    report = run_batch(flaky, [url], str(tmp_path / "out"), retry_delay_s=0)
+    assert report.ok == 1 and report.results[0]["attempts"] == 2  # the node failed once (EIO), then passed
+    assert fault_server.requests["/once.wav"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -318,8 +319,9 @@ def test_interrupted_and_resumed_batch_exports_the_same_bytes(tmp_path, impl):
 
 
 def test_item_pipeline_segments_are_exported_too(tmp_path, impl):
-    """The batch's item pipelines write seg_NNNNN.wav + segments.jsonl (fewer fields): channels and frames come
-    from the files, and --no-audio measures the source recordings."""
+    """The batch's item pipelines write their segments with SegmentWriter (NNNN.wav + segments.jsonl, the
+    stream-only fields null): channels and frames come from the files, and --no-audio measures the source
+    recordings."""
     manifest = {"version": "v1", "metadata": {"name": "item-prep"}, "nodes": [
         {"id": "resample", "node_type": "AudioResampleNode", "params": {"target_sample_rate": 16000}},
         {"id": "vad", "node_type": "VADNode", "params": {"backend": "webrtc", "segments": True}}]}
@@ -329,7 +331,7 @@ def test_item_pipeline_segments_are_exported_too(tmp_path, impl):
     assert run_batch(manifest, [str(inputs)], str(out), impl=impl).ok == len(CORPUS)
     export(out, "nemo,lhotse")
     rows = check_nemo(out / EXPORT_DIR_NAME / "nemo" / "manifest.jsonl")
-    assert all(r["audio_filepath"].rsplit("/", 1)[-1].startswith("seg_") for r in rows)
+    assert all(re.fullmatch(r"\d{4}\.wav", r["audio_filepath"].rsplit("/", 1)[-1]) for r in rows)  # issue 16
     check_lhotse(out / EXPORT_DIR_NAME / "lhotse")
     export(out, "nemo,lhotse", no_audio=True, export_dir=tmp_path / "cuts")
     check_nemo(tmp_path / "cuts" / "nemo" / "manifest.jsonl", no_audio=True)

@@ -11,6 +11,8 @@ import wave
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remotemedia.errors import AudioFileError
 from remotemedia.io import AtomicFile, AudioWriter, open_audio, read_audio, write_audio
@@ -162,3 +164,15 @@ def test_unsupported_and_missing_files(tmp_path):
         w.setframerate(8000)
     with pytest.raises(AudioFileError, match="no audio data"):  # an input without audio is a failure, not a success
         read_audio(tmp_path / "empty.wav")
+
+
+@settings(max_examples=60, deadline=None)
+@given(channels=st.integers(1, 70), frames=st.integers(1, 300), dtype=st.sampled_from(["<i2", "<i4", "<f4", ">i2"]),
+       layout=st.sampled_from(["C", "F", "sliced"]))
+def test_interleave_equals_numpys_transposed_copy(channels, frames, dtype, layout):
+    from remotemedia.io.writers import interleave
+
+    x = np.arange(channels * frames * 2).astype(dtype).reshape(channels, frames * 2)
+    x = {"C": x[:, :frames], "F": np.asfortranarray(x[:, :frames]), "sliced": x[:, ::2]}[layout]
+    got = interleave(x)
+    assert got.flags.c_contiguous and got.dtype == x.dtype and np.array_equal(got, np.ascontiguousarray(x.T))

@@ -32,6 +32,7 @@ CASES = {
     "ok": (wav_bytes(), None),
     "lying_riff_size": (wav_bytes(riff_len=0xFFFFFFFF), None),  # the RIFF size is not needed to read
     "truncated_header": (wav_bytes()[:30], "not a PCM WAV file"),
+    "no_fmt_chunk": (b"RIFF\x14\x00\x00\x00WAVEjunk\x04\x00\x00\x00abcd", "not a PCM WAV file"),
     "claims_4_gb": (wav_bytes(data_len=0xFFFFFFF0), "truncated or lying header: it claims 4294967280 bytes"),
     "truncated_data": (wav_bytes()[:1000], "truncated or lying header"),
     "zero_channels": (wav_bytes(ch=0), "not a PCM WAV file"),
