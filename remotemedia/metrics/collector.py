@@ -11,7 +11,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Any, Deque, Dict, List, Optional, Union
+from typing import Any, Deque, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class RunState:
     """What the hooks record of one run: raw call records plus the run's context."""
 
     __slots__ = ("run_id", "pipeline", "t0_ns", "wall0_ns", "cpu0_ns", "end_ns", "cpu_ns", "error", "calls", "open",
-                 "graph", "impls", "seq", "memory", "cpu_time", "attempts")
+                 "graph", "impls", "seq", "memory", "cpu_time", "attempts", "fused")
 
     def __init__(self, run_id: Any, pipeline: str, graph: Any, impls: Dict[str, str], memory: str,
                  cpu_time: bool) -> None:
@@ -60,6 +60,7 @@ class RunState:
         self.pipeline = pipeline
         self.graph = graph
         self.impls = impls
+        self.fused: List[List[str]] = []  # the node ids of each fused native segment of the run
         self.memory = memory
         self.calls: List[list] = []
         self.open: Dict[str, list] = {}
@@ -194,7 +195,7 @@ class ExecutionMetrics:
     # --------------------------------------------------------------- hooks
     def before_run(self, *, run_id: Any, pipeline_name: Optional[str] = None, graph: Any = None,
                    nodes: Optional[Dict[str, Any]] = None, implementations: Optional[Dict[str, str]] = None,
-                   **future_kwargs: Any) -> None:
+                   fused: Optional[Sequence[Sequence[str]]] = None, **future_kwargs: Any) -> None:
         """Starts recording run ``run_id``.
 
         Args:
@@ -202,11 +203,15 @@ class ExecutionMetrics:
             implementations: node id -> ``"native"`` / ``"python"``, what each
                 node runs in this run (the engine passes it; a node missing from
                 it is reported as ``"python"``).
+            fused: the node ids of each fused native segment of the run (the
+                run's ``fused`` list).
         """
         # what each node runs, as set for this run (checked at export: anything else is "python")
         impls = dict(implementations or {})
-        self._running[run_id] = RunState(run_id, pipeline_name or self.pipeline_name, graph, impls,
-                                         self.memory_mechanism, self.cpu_time)
+        state = self._running[run_id] = RunState(run_id, pipeline_name or self.pipeline_name, graph, impls,
+                                                 self.memory_mechanism, self.cpu_time)
+        if fused:
+            state.fused = [list(segment) for segment in fused]
 
     def before_node(self, *, run_id: Any, node_id: str, node_type: str, attempt: int = 1, item: Any = _MISSING,
                     **future_kwargs: Any) -> None:

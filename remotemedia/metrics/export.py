@@ -149,6 +149,7 @@ def _header(run: "RunState", lanes: int) -> Dict[str, Any]:
         "pipeline": run.pipeline, "run_id": run.run_id, "status": "failed" if run.error is not None else "ok",
         "error": run.error, "started_at": _iso(run.wall0_ns), "total_wall_us": (run.end_ns - run.t0_ns) / 1000,
         "total_cpu_us": run.cpu_ns / 1000, "memory_tracking": run.memory, "lanes": lanes,
+        "fused": [list(segment) for segment in run.fused],
     }
 
 
@@ -180,7 +181,7 @@ def empty_metrics(pipeline_name: str, *, enabled: bool, memory: str = "off") -> 
     return {
         "schema_version": SCHEMA_VERSION, "kind": "run", "enabled": enabled, "pipeline": pipeline_name,
         "run_id": None, "status": "not_run", "error": None, "started_at": None, "total_wall_us": 0.0,
-        "total_cpu_us": 0.0, "memory_tracking": memory, "lanes": 0, "execution_order": [], "nodes": {},
+        "total_cpu_us": 0.0, "memory_tracking": memory, "lanes": 0, "fused": [], "execution_order": [], "nodes": {},
         "edges": [], "calls": [],
     }
 

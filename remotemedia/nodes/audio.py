@@ -70,6 +70,20 @@ class FormatConverterNode(KernelNode):
         self.total_clipped += clipped
         return _trusted(samples, sample_rate)
 
+    # ------------------------------------------------ fused native segments
+    def fused_stage(self) -> Dict[str, Any]:
+        """This node as a stage of a fused native segment (see :mod:`remotemedia.engine.fusion`)."""
+        return {"kind": "convert", "params": {"target_format": self.target_format}}
+
+    def fused_output(self, result: Tuple[np.ndarray, int, int]) -> AudioBuffer:
+        """What ``process`` returns, from the stage's ``(samples, sample_rate, clipped)``; counts the clipping."""
+        samples, sample_rate, clipped = result
+        self.last_clipped = clipped
+        self.total_clipped += clipped
+        return _trusted(samples, sample_rate)
+
+    fused_flush_output = fused_output
+
 
 @register_node
 class AudioResampleNode(KernelNode):
@@ -164,6 +178,18 @@ class AudioResampleNode(KernelNode):
         """Output frames held back by the current stream (0 before a stream starts)."""
         return 0 if self._stream is None else self._stream.delay
 
+    # ------------------------------------------------ fused native segments
+    def fused_stage(self) -> Dict[str, Any]:
+        """This node as a stage of a fused native segment (see :mod:`remotemedia.engine.fusion`)."""
+        return {"kind": "resample", "params": {"target_sample_rate": int(self.target_sample_rate),
+                                               "quality": self.quality}}
+
+    def fused_output(self, result: Tuple[np.ndarray, int]) -> AudioBuffer:
+        """What ``process_chunk`` (and ``flush``) return, from the stage's ``(samples, sample_rate)``."""
+        return _trusted(result[0], result[1])
+
+    fused_flush_output = fused_output
+
 
 @register_node
 class MonoMixNode(KernelNode):
@@ -195,6 +221,17 @@ class MonoMixNode(KernelNode):
     def process(self, data: Any) -> AudioBuffer:
         samples, sample_rate = coerce_audio(data, node_id=self.name)
         return _trusted(mix_down(samples, self._mix), sample_rate)
+
+    # ------------------------------------------------ fused native segments
+    def fused_stage(self) -> Dict[str, Any]:
+        """This node as a stage of a fused native segment (see :mod:`remotemedia.engine.fusion`)."""
+        return {"kind": "mono_mix", "params": {}}
+
+    def fused_output(self, result: Tuple[np.ndarray, int]) -> AudioBuffer:
+        """What ``process`` returns, from the stage's ``(samples, sample_rate)``."""
+        return _trusted(result[0], result[1])
+
+    fused_flush_output = fused_output
 
 
 @register_node
@@ -354,6 +391,50 @@ class VADNode(KernelNode):
         """Drops any stream state (the next chunk starts a fresh detector)."""
         self._stream = None
 
+    # ------------------------------------------------ fused native segments
+    def fused_stage(self) -> Optional[Dict[str, Any]]:
+        """This node as a stage of a fused native segment (see :mod:`remotemedia.engine.fusion`), or None
+        when its frame length is not a whole number of ms (the fused stage takes integer ms)."""
+        frame_ms = self.frame_duration_ms
+        if isinstance(frame_ms, bool) or not isinstance(frame_ms, (int, np.integer)):
+            return None
+        params: Dict[str, Any] = {"frame_ms": int(frame_ms)}
+        if self.backend == "webrtc":
+            params["mode"] = int(self.mode)
+            kind = "webrtc_vad"
+        else:
+            params["energy_threshold"] = float(self.energy_threshold)
+            kind = "energy_vad"
+        params.update({k: float(v) for k, v in self.segment_params.items()})
+        params["speech_ratio_threshold"] = self.speech_ratio_threshold
+        params["segments"] = self.segments
+        return {"kind": kind, "params": params}
+
+    def fused_output(self, result: Tuple[np.ndarray, int, dict]) -> Tuple[np.ndarray, int, dict]:
+        """What ``process_chunk`` returns, from the stage's result (segments come as tuples)."""
+        samples, sample_rate, info = result
+        return samples, sample_rate, {"decisions": info["decisions"],
+                                      "new_segments": _segment_dicts(info["new_segments"]),
+                                      "keep_from": info["keep_from"]}
+
+    def fused_flush_output(self, result: Any) -> Any:
+        """What the stream's end gives: a chunk fed at the end (as ``fused_output``), then what ``flush``
+        returns, from the stage's summary (``{}``: the stream never started)."""
+        if isinstance(result, tuple):
+            return self.fused_output(result)
+        if not result:
+            return {}
+        info = {"is_speech": result["is_speech"], "speech_frames": result["speech_frames"],
+                "total_frames": result["total_frames"], "speech_ratio": result["speech_ratio"],
+                "frame_ms": self.frame_duration_ms, "backend": self.backend,
+                "mode": self.mode if self.backend == "webrtc" else None, "implementation": self._impl,
+                "decisions": result["decisions"]}
+        if self.segments:
+            info["segments"] = _segment_dicts(result["segments"])
+        info["new_segments"] = _segment_dicts(result["new_segments"])
+        info["flushed_decisions"] = result["flushed_decisions"]
+        return info
+
 
 class _VadStream:
     """One stream's (or the reused clip's) detector, resampler (if needed), energies, decisions and segments.
@@ -495,6 +576,11 @@ class _VadStream:
         if self.det_rate != self.sample_rate:  # one sample of margin for the rounding in _rescale
             start = max(0, start * self.sample_rate // self.det_rate - 1)
         return int(start)
+
+
+def _segment_dicts(segments: Sequence[Tuple[int, int, float, float]]) -> List[dict]:
+    """A fused stage's ``(start, end, start_s, end_s)`` segments as ``Segment.to_dict()`` gives them."""
+    return [{"start": a, "end": b, "start_s": c, "end_s": d} for a, b, c, d in segments]
 
 
 def _rescale(seg: Segment, from_rate: int, to_rate: int, total: int) -> Segment:
