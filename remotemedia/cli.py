@@ -44,7 +44,31 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     graph = manifest_graph(data)
     print(f"{args.file}: OK ({len(graph.nodes)} nodes, {len(graph.edges)} connections; "
           f"order: {' -> '.join(graph.topological_order())})")
+    print(_fusion_line(data))
     return 0
+
+
+def _fusion_line(manifest: Any) -> str:
+    """What a chunk stream of the manifest's pipeline fuses in this installation, as one line."""
+    from remotemedia import _native
+    from remotemedia.engine import fusion
+    from remotemedia.pipeline import Pipeline
+
+    if not fusion.available():
+        return f"fused native segments: none (native kernels unavailable: {_native.STATUS.reason})"
+    try:
+        pipeline = Pipeline.from_manifest(manifest)
+    except Exception as exc:  # noqa: BLE001 - validation passed; building may still need what is not here
+        return f"fused native segments: not planned (building the pipeline failed: {exc})"
+    try:
+        if pipeline.fuse == "off":
+            return "fused native segments: none (the manifest sets config.fuse to \"off\")"
+        plan = pipeline.fusion_plan()
+    finally:
+        pipeline.close()
+    if not plan:
+        return "fused native segments: none (no run of native kernel nodes to fuse)"
+    return "fused native segments: " + "; ".join(" -> ".join(segment) for segment in plan)
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -63,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _show_batch_notes()
     report = run_batch(manifest, args.inputs, args.out, executor=args.executor, workers=args.workers,
                        resume=args.resume, replace_stale=args.replace_stale, lock_wait_s=args.wait,
-                       fail_fast=args.fail_fast, impl=args.impl,
+                       fail_fast=args.fail_fast, impl=args.impl, fuse="off" if args.no_fuse else None,
                        progress=make_progress(False if args.quiet else None), max_attempts=args.retries + 1,
                        extensions=args.ext or _default_extensions(), plugins=args.plugin)
     if report.total == 0:
@@ -197,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="retries of an input after a transient (I/O, network) failure (default 2)")
     p.add_argument("--impl", choices=("auto", "native", "python"), default="auto",
                    help="kernel implementation for this run (REMOTEMEDIA_IMPL semantics)")
+    p.add_argument("--no-fuse", action="store_true",
+                   help="run every node on its own instead of fusing runs of native kernel nodes into one native "
+                        "call per chunk (the outputs are the same; for comparing timings or isolating a problem)")
     p.add_argument("--metrics", metavar="FILE", help="write per-node metrics as JSON")
     p.add_argument("--trace", metavar="FILE", help="write a Chrome trace (chrome://tracing, Perfetto)")
     p.add_argument("--report", metavar="FILE", help="write an HTML report")

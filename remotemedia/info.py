@@ -11,7 +11,9 @@ class Info(dict):  # type: ignore[type-arg]
     Keys: ``version`` (str), ``impl_requested`` (the ``REMOTEMEDIA_IMPL`` value),
     ``native`` (dict: ``available``, ``version``, ``reason``, ``build``),
     ``kernels`` (family -> {``implementation``, ``reason``}),
-    ``nodes`` (node type -> {``implementation``, ``reason``, ``kernel``}).
+    ``nodes`` (node type -> {``implementation``, ``reason``, ``kernel``}),
+    ``fusion`` (``available``; ``nodes``: the node types that can run inside
+    a fused native segment).
     """
 
     def __str__(self) -> str:
@@ -31,6 +33,12 @@ class Info(dict):  # type: ignore[type-arg]
         lines.append("nodes:")
         for name, d in self["nodes"].items():
             lines.append(f"  {name:<28} {d['implementation']:<7} {d['reason']}")
+        fusion = self["fusion"]
+        if fusion["available"]:
+            lines.append(f"fused native segments: on in chunk streams for runs of {', '.join(fusion['nodes'])} "
+                         "(Pipeline(fuse=\"off\") or remotemedia run --no-fuse turns them off)")
+        else:
+            lines.append(f"fused native segments: unavailable (native kernels unavailable: {native['reason']})")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -47,6 +55,8 @@ def info() -> Info:
     from remotemedia import _native
     from remotemedia._version import __version__
     from remotemedia.kernels import FAMILIES, default_impl
+    from remotemedia.engine import fusion
+    from remotemedia.nodes import protocol
     from remotemedia.nodes.registry import registered_classes
 
     status = _native.STATUS
@@ -69,4 +79,6 @@ def info() -> Info:
         native={"available": status.available, "version": status.version, "reason": status.reason, "build": build},
         kernels=kernels,
         nodes=nodes,
+        fusion={"available": fusion.available(),
+                "nodes": [name for name, cls in registered_classes().items() if protocol.class_traits(cls).fusable]},
     )

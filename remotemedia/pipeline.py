@@ -465,6 +465,16 @@ class Pipeline(LegacyPipelineMixin):
         sinks = [self._nodes[n] for n in self.graph.sinks]
         return self._starts_with_chunk_source() or all(protocol.writes_files(n) for n in sinks)
 
+    def fusion_plan(self) -> List[List[str]]:
+        """The node ids of each run of nodes that a chunk stream of this pipeline fuses into one native call
+        per chunk, as the nodes are bound now (see :mod:`remotemedia.engine.fusion`); empty with
+        ``fuse="off"`` or without the native module."""
+        from remotemedia.engine import fusion
+
+        if self.fuse == "off" or not fusion.available():
+            return []
+        return fusion.plan_segments(self.graph, self._nodes)
+
     def _graph_with(self, source: Any = None, sink: Any = None) -> Tuple[PipelineGraph, Dict[str, Any]]:
         """The graph plus an implicit source before every source node and/or a sink after the only sink."""
         base = self.graph

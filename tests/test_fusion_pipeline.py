@@ -13,7 +13,11 @@ fusion-specific assertions are skipped there.
 
 from __future__ import annotations
 
+import json
 import pathlib
+import shutil
+import subprocess
+import sys
 import wave
 from typing import Any, Dict, List
 
@@ -215,3 +219,59 @@ def test_input_the_fused_mix_does_not_reproduce_runs_unfused_with_the_same_answe
     got = run(pipeline(chain, "auto"), chunks)
     want = run(pipeline(chain, "off"), chunks)
     same(got, want, "outputs")
+
+
+# ----------------------------------------------------------------------------- the command line
+
+MANIFEST = pathlib.Path(__file__).resolve().parent.parent / "examples" / "pipelines" / "speech_prep.json"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "remotemedia", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_validate_and_info_say_what_fuses():
+    r = cli("validate", str(MANIFEST))
+    assert r.returncode == 0, r.stderr
+    info = cli("info")
+    assert info.returncode == 0, info.stderr
+    if FUSES:
+        assert "fused native segments: mono -> resample -> vad" in r.stdout
+        assert "fused native segments: on in chunk streams for runs of" in info.stdout
+        assert "VADNode" in info.stdout.rsplit("fused native segments:", 1)[1]
+    else:
+        assert "fused native segments: none (native kernels unavailable" in r.stdout
+        assert "fused native segments: unavailable" in info.stdout
+
+
+def test_run_no_fuse_gives_the_same_files_and_metrics_without_fused_calls(tmp_path):
+    """``remotemedia run`` fuses the speech chain; ``--no-fuse`` runs the nodes one by one: the same segment
+    files and index bytes, the same ledger outcome, and --resume across the two is not a changed manifest."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("en_m_16k.wav", "es_m_48k.wav"):
+        shutil.copy(SPEECH / name, inputs / name)
+    outs = {}
+    for flag in ("auto", "off"):
+        out = tmp_path / f"out_{flag}"
+        extra = ["--no-fuse"] if flag == "off" else []
+        r = cli("run", str(MANIFEST), str(inputs), "-o", str(out), "-q", "--metrics", str(tmp_path / f"{flag}.json"),
+                *extra)
+        assert r.returncode == 0, r.stderr
+        runs = json.loads((tmp_path / f"{flag}.json").read_text())["runs"]
+        assert len(runs) == 2
+        fused_calls = [c for run in runs for c in run["calls"] if (c.get("extra") or {}).get("fused")]
+        if flag == "auto" and FUSES:
+            assert all(run["fused"] == [["mono", "resample", "vad"]] for run in runs)
+            assert {c["node_id"] for c in fused_calls} == {"mono", "resample", "vad"}
+        else:
+            assert all(run["fused"] == [] for run in runs) and not fused_calls
+        outs[flag] = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+                      if p.is_file() and p.suffix in (".wav", ".jsonl") and p.name != "remotemedia-ledger.jsonl"}
+    assert outs["auto"].keys() == outs["off"].keys() and len(outs["auto"]) > 4
+    for name in outs["auto"]:
+        assert outs["auto"][name] == outs["off"][name], name
+    # the fused run's folder resumed without fusion: nothing is stale, nothing is redone
+    r = cli("run", str(MANIFEST), str(inputs), "-o", str(tmp_path / "out_auto"), "--resume", "--no-fuse")
+    assert r.returncode == 0, r.stderr
+    assert "skipped          2   (done in an earlier run)" in r.stdout, r.stdout

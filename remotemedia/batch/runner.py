@@ -61,8 +61,8 @@ def load_batch_manifest(manifest_or_pipeline: Any) -> Dict[str, Any]:
 def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_dir: str,
               executor: ExecutorSpec = None, *, workers: Optional[int] = None, resume: bool = False,
               replace_stale: bool = False, lock_wait_s: Optional[float] = 0.0, fail_fast: bool = False,
-              impl: Optional[str] = None, progress: Union[Progress, bool, None] = None, max_attempts: int = 3,
-              retry_delay_s: float = 0.1, timeout_s: float = 60.0, extensions: Sequence[str] = AUDIO_EXTENSIONS,
+              impl: Optional[str] = None, fuse: Optional[str] = None,
+              progress: Union[Progress, bool, None] = None, max_attempts: int = 3, retry_delay_s: float = 0.1, timeout_s: float = 60.0, extensions: Sequence[str] = AUDIO_EXTENSIONS,
               plugins: Sequence[str] = (), handle_signals: bool = True) -> BatchReport:
     """Runs a pipeline over many files.
 
@@ -95,6 +95,10 @@ def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_
             finish and are recorded; the rest count as ``not_run``).
         impl: ``"auto"``/None, ``"native"`` or ``"python"``: sets every kernel
             node's ``runtime_hint`` (``REMOTEMEDIA_IMPL`` for this batch only).
+        fuse: ``"auto"`` or ``"off"``: fused native segments (see
+            :class:`~remotemedia.pipeline.Pipeline`) for this batch; None keeps
+            the manifest's ``config.fuse``. The outputs are the same either way,
+            so it is not part of the manifest hash that ``resume`` compares.
         progress: a :class:`~remotemedia.batch.report.Progress` (see
             :func:`~remotemedia.batch.report.make_progress`); True = a bar on
             stderr when it is a terminal; None or False = silent.
@@ -128,7 +132,7 @@ def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_
     for module in plugins:
         importlib.import_module(module)
     manifest = load_batch_manifest(manifest_or_pipeline)
-    probe = build_pipeline(with_impl(manifest, impl))  # every manifest error, before anything runs
+    probe = build_pipeline(with_impl(manifest, impl), fuse=fuse)  # every manifest error, before anything runs
     node_types = {n.id: protocol.node_type_of(n) for n in probe.nodes}
     probe.close()
     out_dir = os.path.abspath(os.fspath(out_dir))
@@ -151,7 +155,7 @@ def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_
                 out_dir, LEDGER_NAME), node_types=node_types), signals=signals)
             run.plan(specs, extensions, resume, replace_stale)
             run.execute(executor, workers, fail_fast=fail_fast, progress=progress, resume=resume, task={
-                "impl": impl, "max_attempts": max_attempts, "retry_delay_s": retry_delay_s, "timeout_s": timeout_s,
+                "impl": impl, "fuse": fuse, "max_attempts": max_attempts, "retry_delay_s": retry_delay_s, "timeout_s": timeout_s,
                 "plugins": list(plugins)})
         finally:
             lock.release()

@@ -77,7 +77,7 @@ def with_impl(manifest: Dict[str, Any], impl: Optional[str]) -> Dict[str, Any]:
     return out
 
 
-def build_pipeline(manifest: Dict[str, Any], hooks: Sequence[Any] = ()) -> Any:
+def build_pipeline(manifest: Dict[str, Any], hooks: Sequence[Any] = (), fuse: Optional[str] = None) -> Any:
     """A fresh pipeline from a manifest dict, with per-node timing on.
 
     Peak memory per node is measured the default way (``metrics_memory="auto"``):
@@ -89,11 +89,14 @@ def build_pipeline(manifest: Dict[str, Any], hooks: Sequence[Any] = ()) -> Any:
     Args:
         manifest: the manifest.
         hooks: extra lifecycle hooks (see :mod:`remotemedia.hooks`).
+        fuse: ``"auto"`` or ``"off"`` overrides the manifest's ``config.fuse``
+            (fused native segments); None keeps it.
     """
     from remotemedia.pipeline import Pipeline
 
+    options = {} if fuse is None else {"fuse": fuse}
     return Pipeline.from_manifest(manifest, enable_metrics=True, keep_results=False, metrics_memory="auto",
-                                  hooks=hooks)
+                                  hooks=hooks, **options)
 
 
 def batch_classifier() -> ErrorClassifier:
@@ -122,6 +125,7 @@ def run_task(task: Dict[str, Any]) -> Dict[str, Any]:
     Args:
         task: ``{"manifest": dict, "manifest_hash": its hash (optional), "input": path or URL, "out_root": OUTDIR,
             "key": output folder relative to OUTDIR, "impl": None|"auto"|"native"|"python",
+            "fuse": None|"auto"|"off" (None: the manifest's setting),
             "max_attempts": int, "retry_delay_s": float, "timeout_s": float,
             "plugins": [module names to import first], "stop_token", "stop_marker"}``
             (the last two from :meth:`remotemedia.batch.stop.StopFlag.task_fields`).
@@ -174,7 +178,7 @@ def _kept_pipeline(task: Dict[str, Any], stop: StopCheck) -> Any:
     """This worker thread's pipeline for the task's manifest and impl: built once, then reused for the
     next inputs of the batch (as a service reuses one pipeline for every request; nodes are initialized
     and cleaned up around every run either way). A failed attempt drops it (:func:`_drop_kept`)."""
-    key = (task.get("manifest_hash") or manifest_hash(task["manifest"]), task.get("impl"),
+    key = (task.get("manifest_hash") or manifest_hash(task["manifest"]), task.get("impl"), task.get("fuse"),
            tuple(task.get("plugins") or ()))
     kept = getattr(_KEPT, "entry", None)
     if kept is not None and kept[0] == key:
@@ -184,7 +188,7 @@ def _kept_pipeline(task: Dict[str, Any], stop: StopCheck) -> Any:
     for module in task.get("plugins") or ():
         importlib.import_module(module)
     hook = StopHook(stop)
-    pipeline = build_pipeline(with_impl(task["manifest"], task.get("impl")), hooks=[hook])
+    pipeline = build_pipeline(with_impl(task["manifest"], task.get("impl")), hooks=[hook], fuse=task.get("fuse"))
     _KEPT.entry = (key, pipeline, hook)
     return pipeline
 

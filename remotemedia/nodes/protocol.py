@@ -100,6 +100,7 @@ class ClassTraits:
         default_impl, default_impl_reason: the implementation chosen for the class at import, and why.
         params_class: the class's explicit pydantic parameter model (``Params``), or None.
         allow_extra_params: manifests may give parameters the model does not declare.
+        fusable: the class declares ``fused_stage`` (its native instances may run in a fused segment).
     """
 
     process_mode: str
@@ -123,6 +124,7 @@ class ClassTraits:
     default_impl_reason: str
     params_class: Optional[type]
     allow_extra_params: bool
+    fusable: bool
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ def class_traits(cls: type) -> ClassTraits:
         default_impl_reason=getattr(cls, "default_impl_reason", ""),
         params_class=getattr(cls, "Params", None),
         allow_extra_params=bool(getattr(cls, "allow_extra_params", False)),
+        fusable=callable(getattr(cls, "fused_stage", None)),
     )
     if len(_CLASS_TRAITS) > 4096:
         _CLASS_TRAITS.clear()
@@ -305,10 +308,9 @@ def fused_stage(node: Any) -> Optional[Dict[str, Any]]:
     Only a kernel node bound to the native implementation that declares
     ``fused_stage`` can be.
     """
-    fn = getattr(node, "fused_stage", None)
-    if fn is None or implementation(node) != "native":
+    if not class_traits(type(node)).fusable or implementation(node) != "native":
         return None
-    return fn()
+    return node.fused_stage()
 
 
 def abort_methods(node: Any, cls: ClassTraits) -> Tuple[Callable[[], Any], ...]:
