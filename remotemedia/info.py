@@ -54,8 +54,8 @@ def info() -> Info:
     """
     from remotemedia import _native
     from remotemedia._version import __version__
-    from remotemedia.kernels import FAMILIES, default_impl
     from remotemedia.engine import fusion
+    from remotemedia.kernels import FAMILIES, default_impl
     from remotemedia.nodes import protocol
     from remotemedia.nodes.registry import registered_classes
 

@@ -62,7 +62,8 @@ def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_
               executor: ExecutorSpec = None, *, workers: Optional[int] = None, resume: bool = False,
               replace_stale: bool = False, lock_wait_s: Optional[float] = 0.0, fail_fast: bool = False,
               impl: Optional[str] = None, fuse: Optional[str] = None,
-              progress: Union[Progress, bool, None] = None, max_attempts: int = 3, retry_delay_s: float = 0.1, timeout_s: float = 60.0, extensions: Sequence[str] = AUDIO_EXTENSIONS,
+              progress: Union[Progress, bool, None] = None, max_attempts: int = 3, retry_delay_s: float = 0.1,
+              timeout_s: float = 60.0, extensions: Sequence[str] = AUDIO_EXTENSIONS,
               plugins: Sequence[str] = (), handle_signals: bool = True) -> BatchReport:
     """Runs a pipeline over many files.
 
@@ -155,8 +156,8 @@ def run_batch(manifest_or_pipeline: Any, inputs: Union[str, Iterable[str]], out_
                 out_dir, LEDGER_NAME), node_types=node_types), signals=signals)
             run.plan(specs, extensions, resume, replace_stale)
             run.execute(executor, workers, fail_fast=fail_fast, progress=progress, resume=resume, task={
-                "impl": impl, "fuse": fuse, "max_attempts": max_attempts, "retry_delay_s": retry_delay_s, "timeout_s": timeout_s,
-                "plugins": list(plugins)})
+                "impl": impl, "fuse": fuse, "max_attempts": max_attempts, "retry_delay_s": retry_delay_s,
+                "timeout_s": timeout_s, "plugins": list(plugins)})
         finally:
             lock.release()
     run.report.wall_s = time.perf_counter() - t0
