@@ -23,7 +23,7 @@ __all__ = ["__version__", "__impl__", "info", "Info", "Pipeline", "Node", "run_b
 _LAZY = {
     "Pipeline": "remotemedia.pipeline", "Node": "remotemedia.nodes.base", "run_batch": "remotemedia.batch",
     "try_load_rust_runtime": "remotemedia.core.runtime", "is_rust_runtime_available": "remotemedia.core.runtime",
-    "get_rust_runtime": "remotemedia.core.runtime", "RemoteExecutorConfig": "remotemedia.core.legacy",
+    "get_rust_runtime": "remotemedia.core.runtime", "RemoteExecutorConfig": "remotemedia.nodes.legacy",
     "RemoteMediaError": "remotemedia.errors", "PipelineError": "remotemedia.errors", "NodeError": "remotemedia.errors",
     "RemoteExecutionError": "remotemedia.core.exceptions", "WebRTCError": "remotemedia.core.exceptions",
 }

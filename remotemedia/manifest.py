@@ -274,8 +274,9 @@ def _node_id_at(data: Any, index: int) -> Optional[str]:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    from remotemedia.nodes.entry import short_repr
+
+    return short_repr(value, limit)
 
 
 def _node_dicts(data: Any) -> List[Tuple[int, Dict[str, Any]]]:
@@ -417,43 +418,15 @@ def parse_manifest(source: ManifestSource, *,
 
 # ------------------------------------------------------------------- writing
 def node_entry(node: Any, *, retry: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """The manifest entry of a node: every constructor parameter, JSON-ready.
+    """The manifest entry of a node: every constructor parameter, JSON-ready, and ``retry`` (validated).
 
     Raises:
         ConfigurationError: a parameter cannot be written (not JSON, positional
             varargs, or unknown to the node type's parameter model).
     """
-    from remotemedia.nodes.protocol import traits
+    from remotemedia.nodes.entry import node_entry as entry_of
 
-    params = node.get_params()
-    declared = traits(node)
-    entry: Dict[str, Any] = {"id": node.id, "node_type": declared.node_type}
-    runtime_hint = params.pop("runtime_hint", None)
-    params.pop("is_streaming", None)
-    varargs = [k for k in params if k.startswith("*")]
-    if varargs:
-        raise ConfigurationError(f"node {node.id!r}: positional *args cannot be written to a manifest",
-                                 node_id=node.id, parameter=varargs[0][1:])
-    try:
-        model = type(node).params_model().model_validate(params)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigurationError(
-            f"node {node.id!r}: its parameters do not fit its type's parameter model: {exc}", node_id=node.id,
-            parameter=str(first["loc"][0]) if first.get("loc") else None, expected=first.get("msg"),
-            given=_short(first.get("input"))) from exc
-    try:
-        entry["params"] = json.loads(json.dumps(model.model_dump(mode="json")))
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"node {node.id!r}: a parameter is not JSON-serialisable: {exc}",
-                                 node_id=node.id) from exc
-    if runtime_hint is not None:
-        entry["runtime_hint"] = runtime_hint
-    if retry is not None:
-        entry["retry"] = RetryPolicySpec.model_validate(retry).model_dump()
-    if declared.is_streaming:
-        entry["is_streaming"] = True
-    return entry
+    return entry_of(node, retry=None if retry is None else RetryPolicySpec.model_validate(retry).model_dump())
 
 
 # ------------------------------------------------------------------ node-link

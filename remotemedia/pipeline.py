@@ -18,7 +18,7 @@ import os
 import threading
 from typing import Any, AsyncIterator, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from remotemedia.core.legacy import LegacyPipelineMixin
+from remotemedia.nodes.legacy import LegacyPipelineMixin
 from remotemedia.engine import CHUNKS, DEFAULT_QUEUE_CHUNKS, ITEMS, SOURCE_MODE, Engine, RunResult
 from remotemedia.errors import ConfigurationError, NodeExecutionError, PipelineValidationError
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
@@ -31,7 +31,7 @@ NodeRef = Union[str, Any]
 
 class Pipeline(LegacyPipelineMixin):
     """A directed acyclic graph of nodes (the 1.x methods such as ``serialize`` and
-    ``export_definition`` come from :mod:`remotemedia.core.legacy`).
+    ``export_definition`` come from :mod:`remotemedia.nodes.legacy`).
 
     Args:
         nodes: nodes to add, in order (see :meth:`add_node`).

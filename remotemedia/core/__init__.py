@@ -2,7 +2,7 @@
 
 ``Node`` and ``Pipeline`` are the package's own classes (:class:`remotemedia.nodes.base.Node`,
 :class:`remotemedia.pipeline.Pipeline`), imported on first use so that the modules here can be
-imported by the base classes themselves (:mod:`remotemedia.core.legacy`).
+imported by the base classes themselves (:mod:`remotemedia.nodes.legacy`).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Also the 1.x names that lived here: ``SessionState``, ``StateManager`` (per-session node state)
 and ``RemoteExecutorConfig`` (kept so 1.x imports work; calling it refuses, see
-:mod:`remotemedia.core.legacy`).
+:mod:`remotemedia.nodes.legacy`).
 """
 
-from remotemedia.core.legacy import RemoteExecutorConfig, SessionState, StateManager
+from remotemedia.nodes.legacy import RemoteExecutorConfig, SessionState, StateManager
 from remotemedia.nodes.base import Node, PassThroughNode
 
 __all__ = ["Node", "PassThroughNode", "RemoteExecutorConfig", "SessionState", "StateManager"]

@@ -42,7 +42,7 @@ from typing import Any, Deque, List, Optional, Tuple
 import numpy as np
 
 from remotemedia.errors import AudioFileError
-from remotemedia.io.readers import MAX_CHANNELS, MAX_SAMPLE_RATE, AudioReader
+from remotemedia.io.reader import MAX_CHANNELS, MAX_SAMPLE_RATE, AudioReader
 
 MEDIA_HINT = "install PyAV (pip install 'remotemedia[media]')"
 

@@ -31,11 +31,12 @@ from __future__ import annotations
 import os
 import struct
 import wave
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 from remotemedia.errors import AudioFileError
+from remotemedia.io.reader import MAX_CHANNELS, MAX_SAMPLE_RATE, AudioReader  # noqa: F401  (also imported from here)
 
 SOUNDFILE_HINT = "install soundfile (pip install 'remotemedia[audio]')"
 MEDIA_HINT = "install PyAV (pip install 'remotemedia[media]')"
@@ -43,8 +44,6 @@ MEDIA_HINT = "install PyAV (pip install 'remotemedia[media]')"
 #: soundfile subtypes read as int16 / int32; every other subtype is read as float32.
 _INT16_SUBTYPES = {"PCM_S8", "PCM_U8", "PCM_16", "ALAW", "ULAW", "DWVW_12", "DWVW_16", "DPCM_8", "DPCM_16"}
 _INT32_SUBTYPES = {"PCM_24", "PCM_32", "DWVW_24", "ALAC_20", "ALAC_24", "ALAC_32"}
-_FORMAT_OF = {np.dtype(np.int16): "i16", np.dtype(np.int32): "i32", np.dtype(np.float32): "f32",
-              np.dtype(np.float64): "f64"}
 #: libsndfile formats whose frame count is an estimate (lossy, frame-based): the end-of-file check allows slack.
 _LOSSY_FORMATS = {"MP3", "OGG", "MPEG"}
 
@@ -56,72 +55,6 @@ def import_soundfile(path: Any = None, what: str = "this file") -> Any:
     except ImportError as exc:  # also OSError-derived failures to load libsndfile end up here
         raise AudioFileError(f"{what} needs soundfile: {SOUNDFILE_HINT}", path=path) from exc
     return soundfile
-
-
-class AudioReader:
-    """Reads an audio file block by block.
-
-    Attributes:
-        path: the file.
-        sample_rate: Hz.
-        num_channels: channels.
-        num_frames: frames in the file: the header's count, or, when
-            ``num_frames_exact`` is False (PyAV), the container's claim until the
-            end of the stream is reached and the decoded count from then on.
-        num_frames_exact: whether ``num_frames`` is known to be exact.
-        dtype: numpy dtype of the blocks (int16, int32, float32; float64 for
-            PyAV's ``dbl`` formats).
-        frames_read: frames returned so far.
-    """
-
-    path: str
-    sample_rate: int
-    num_channels: int
-    num_frames: int
-    num_frames_exact: bool = True
-    dtype: np.dtype
-    frames_read: int = 0
-
-    @property
-    def format(self) -> str:
-        """``"i16"``, ``"i32"``, ``"f32"`` or ``"f64"``: the blocks' sample format."""
-        return _FORMAT_OF[self.dtype]
-
-    @property
-    def duration_s(self) -> float:
-        return self.num_frames / self.sample_rate
-
-    def read(self, num_frames: int) -> np.ndarray:
-        """Reads up to ``num_frames`` frames.
-
-        Returns:
-            Array of ``dtype`` shaped (channels, n), n < ``num_frames`` only at
-            the end of the file (0 after it).
-        """
-        raise NotImplementedError
-
-    def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
-        """Yields (channels, n) arrays of ``block_frames`` frames (the last may be shorter) until the end."""
-        if isinstance(block_frames, bool) or not isinstance(block_frames, (int, np.integer)) or block_frames < 1:
-            raise ValueError(f"block_frames: expected an int >= 1, given {block_frames!r}")
-        while True:
-            block = self.read(int(block_frames))
-            if block.shape[1] == 0:
-                return
-            yield block
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> "AudioReader":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.path!r}, sample_rate={self.sample_rate}, "
-                f"num_channels={self.num_channels}, num_frames={self.num_frames}, format={self.format!r})")
 
 
 #: What the ``wave`` module raises on malformed files: besides ``wave.Error`` and ``EOFError``, a chunk
@@ -266,9 +199,6 @@ class SoundFileReader(AudioReader):
         self._file.close()
 
 
-#: Header facts outside these bounds are refused before anything is sized by them.
-MAX_CHANNELS = 1024
-MAX_SAMPLE_RATE = 768_000
 
 
 def check_header(reader: AudioReader, *, bytes_per_frame: Optional[int]) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 import numpy as np
 
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import impl_table
+from remotemedia.kernels.select import impl_table
 
 FORMATS = {"i16": np.dtype(np.int16), "i32": np.dtype(np.int32), "f32": np.dtype(np.float32)}
 _ALIASES = {

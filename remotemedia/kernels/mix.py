@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import impl_table
+from remotemedia.kernels.select import impl_table
 from remotemedia.validate import MAX_MIX_CHANNELS
 
 #: The largest channel count accepted (the native kernel's ``MIX_MAX_CHANNELS``).

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import impl_table
+from remotemedia.kernels.select import impl_table
 
 Stats = Union[float, Sequence[float], np.ndarray]
 

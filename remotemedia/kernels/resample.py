@@ -64,7 +64,7 @@ import numpy as np
 
 from remotemedia.errors import KernelInputError
 from remotemedia.kernels import _resample_design as design
-from remotemedia.kernels import impl_table
+from remotemedia.kernels.select import impl_table
 
 QUALITIES = design.QUALITIES
 

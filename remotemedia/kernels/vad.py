@@ -36,7 +36,8 @@ from typing import Any, Callable, NamedTuple, Optional, Tuple
 import numpy as np
 
 from remotemedia.errors import KernelInputError
-from remotemedia.kernels import convert, impl_table
+from remotemedia.kernels import convert
+from remotemedia.kernels.select import impl_table
 from remotemedia.validate import check_choice, check_sample_rate
 
 VALID_RATES = (8000, 16000, 32000, 48000)

@@ -8,7 +8,9 @@ the list's slots.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Tuple
+import itertools
+import time
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -106,3 +108,30 @@ def json_ready(value: Any) -> bool:
     if t is dict:
         return all(type(k) is str and type(v) in _SCALARS and json_ready(v) for k, v in value.items())
     return False
+
+
+class RunState:
+    """What the hooks record of one run: raw call records plus the run's context."""
+
+    __slots__ = ("run_id", "pipeline", "t0_ns", "wall0_ns", "cpu0_ns", "end_ns", "cpu_ns", "error", "calls", "open",
+                 "graph", "impls", "seq", "memory", "cpu_time", "attempts", "fused")
+
+    def __init__(self, run_id: Any, pipeline: str, graph: Any, impls: Dict[str, str], memory: str,
+                 cpu_time: bool) -> None:
+        self.run_id = run_id
+        self.cpu_time = cpu_time
+        self.pipeline = pipeline
+        self.graph = graph
+        self.impls = impls
+        self.fused: List[List[str]] = []  # the node ids of each fused native segment of the run
+        self.memory = memory
+        self.calls: List[list] = []
+        self.open: Dict[str, list] = {}
+        self.attempts: List[Dict[str, Any]] = []
+        self.seq = itertools.count(1)
+        self.error: Optional[str] = None
+        self.end_ns = 0
+        self.cpu_ns = 0
+        self.wall0_ns = time.time_ns()
+        self.cpu0_ns = time.process_time_ns()
+        self.t0_ns = time.perf_counter_ns()

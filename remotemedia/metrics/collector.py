@@ -7,7 +7,6 @@ else happens when a run is exported (:mod:`remotemedia.metrics.export`).
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import OrderedDict, deque
@@ -16,7 +15,7 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from remotemedia.metrics import export
-from remotemedia.metrics.calls import (
+from remotemedia.metrics.calls import (  # noqa: F401  (RunState also imported from here)
     CPU,
     CPU0,
     DELAY,
@@ -30,6 +29,7 @@ from remotemedia.metrics.calls import (
     START,
     STATUS,
     UNSIZED,
+    RunState,
     Size,
     json_ready,
     payload_size,
@@ -45,33 +45,6 @@ _MISSING = object()
 _perf_ns = time.perf_counter_ns
 _thread_ns = time.thread_time_ns
 _get_ident = threading.get_ident
-
-
-class RunState:
-    """What the hooks record of one run: raw call records plus the run's context."""
-
-    __slots__ = ("run_id", "pipeline", "t0_ns", "wall0_ns", "cpu0_ns", "end_ns", "cpu_ns", "error", "calls", "open",
-                 "graph", "impls", "seq", "memory", "cpu_time", "attempts", "fused")
-
-    def __init__(self, run_id: Any, pipeline: str, graph: Any, impls: Dict[str, str], memory: str,
-                 cpu_time: bool) -> None:
-        self.run_id = run_id
-        self.cpu_time = cpu_time
-        self.pipeline = pipeline
-        self.graph = graph
-        self.impls = impls
-        self.fused: List[List[str]] = []  # the node ids of each fused native segment of the run
-        self.memory = memory
-        self.calls: List[list] = []
-        self.open: Dict[str, list] = {}
-        self.attempts: List[Dict[str, Any]] = []
-        self.seq = itertools.count(1)
-        self.error: Optional[str] = None
-        self.end_ns = 0
-        self.cpu_ns = 0
-        self.wall0_ns = time.time_ns()
-        self.cpu0_ns = time.process_time_ns()
-        self.t0_ns = time.perf_counter_ns()
 
 
 def _size_pair(value: Any) -> Size:

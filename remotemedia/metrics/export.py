@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 from remotemedia.metrics.aggregate import aggregate
 from remotemedia.metrics.calls import NO_SIZE
 from remotemedia.metrics.schema import CALL_KEYS, NODE_KEYS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from remotemedia.metrics.collector import ExecutionMetrics, RunState
+    from remotemedia.metrics.calls import RunState
 
 # Slots of a node's value list (NODE_KEYS order) that the fold below updates.
 (_N_STATUS, _N_CALLS, _N_ATTEMPTS, _N_RETRIES, _N_ERRORS, _N_END, _N_WALL, _N_MEAN, _N_MAX, _N_CPU, _N_PEAK,
@@ -284,7 +284,13 @@ def dump_json(metrics: Dict[str, Any], path: Any = None, *, indent: Optional[int
     return text
 
 
-MetricsLike = Union[Dict[str, Any], "ExecutionMetrics"]
+class _Collector(Protocol):
+    """An :class:`~remotemedia.metrics.ExecutionMetrics` (what the writers need of it)."""
+
+    def get(self) -> Dict[str, Any]: ...
+
+
+MetricsLike = Union[Dict[str, Any], _Collector]
 
 
 def _as_dict(metrics: Any) -> Dict[str, Any]:

@@ -39,7 +39,7 @@ from remotemedia.audio import AudioBuffer as _Buffer
 from remotemedia.audio import as_channels_first, check_sample_rate
 from remotemedia.errors import KernelInputError
 from remotemedia.kernels import convert, mix, resample
-from remotemedia.nodes.audio import KernelNode
+from remotemedia.nodes.kernel_node import KernelNode
 from remotemedia.nodes.base import Node
 from remotemedia.nodes.registry import register_node
 

@@ -19,7 +19,7 @@ import functools
 import inspect
 from typing import Any, Callable, ClassVar, Dict, Mapping, Optional
 
-from remotemedia.core.legacy import LegacyNodeMixin
+from remotemedia.nodes.legacy import LegacyNodeMixin
 from remotemedia.nodes.registry import register_node
 
 _PENDING = object()
@@ -67,7 +67,7 @@ def _bound_params(sig: inspect.Signature, bound: inspect.BoundArguments) -> Dict
 
 class Node(LegacyNodeMixin):
     """Base class of every pipeline node (remotemedia 1.x compatible; the 1.x helpers such as
-    ``split_data_metadata`` and ``get_session_state`` come from :mod:`remotemedia.core.legacy`).
+    ``split_data_metadata`` and ``get_session_state`` come from :mod:`remotemedia.nodes.legacy`).
 
     Args:
         name: the node's id in a pipeline (defaults to the class name).

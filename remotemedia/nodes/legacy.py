@@ -213,7 +213,7 @@ class LegacyNodeMixin:
         Raises:
             ConfigurationError: a parameter cannot be written as JSON.
         """
-        from remotemedia.manifest import node_entry
+        from remotemedia.nodes.entry import node_entry
 
         entry = node_entry(self)
         if include_capabilities:
@@ -319,13 +319,15 @@ class LegacyPipelineMixin:
         ``class_name``), ``connections`` (``from_node``, ``to_node``, ``output_port``,
         ``input_port``), ``metadata`` and ``dependencies``. Read it back with
         ``await Pipeline.from_definition(definition)``."""
+        from remotemedia.nodes.protocol import traits
+
         ids = self._legacy_ids()
         graph = self.graph  # type: ignore[attr-defined]
         nodes = []
         for node_id, node in self._nodes.items():
             nodes.append({
                 "node_id": ids[node_id], "node_type": type(node).node_type, "config": node.to_manifest(False)["params"],
-                "is_remote": False, "remote_endpoint": None, "is_streaming": bool(getattr(node, "is_streaming", False)),
+                "is_remote": False, "remote_endpoint": None, "is_streaming": traits(node).is_streaming,
                 "is_source": node_id in graph.sources, "is_sink": node_id in graph.sinks,
                 "module": type(node).__module__, "class_name": type(node).__name__,
             })
