@@ -1,8 +1,8 @@
 """Kernels: the hot loops, each in a numpy and a native implementation.
 
-This module is the ONE place that decides which implementation runs. At
-import it reads :data:`remotemedia._native.STATUS` and the compiled module
-once, and records, per kernel family, whether native can run it and why not
+This package is the ONE place that decides which implementation runs (in
+:mod:`remotemedia.kernels.select`, re-exported here). At import it reads the
+loader's status and the compiled module once, and records, per kernel family, whether native can run it and why not
 (:func:`native_missing_reason`) and the default implementation
 (:func:`default_impl`). Everything else asks here: node classes
 (``Node.default_impl``), kernel nodes (``runtime_hint`` through
