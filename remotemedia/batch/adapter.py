@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, Optional
+from typing import Any, Dict, List, Literal, Optional, Tuple
 
 import numpy as np
 
@@ -63,10 +63,13 @@ def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[S
         # A file pipeline (e.g. examples/pipelines/speech_prep.json): streamed in
         # chunks, in bounded memory, its sinks writing into out_dir.
         stage.name = "read"
-        audio_s = audio_duration_s(input_path)
+        header = audio_header(input_path)
         stage.name = "pipeline"
         pipeline.run_file(input_path, out_dir)
-        return audio_s
+        if header is None:
+            return None
+        decoded = _decoded_frames(pipeline, header[0])
+        return (decoded if decoded is not None else header[2]) / header[1]
     # An item pipeline: the file is read whole and the sinks' outputs written here.
     stage.name = "read"
     samples, sample_rate = read_audio(input_path)
@@ -79,11 +82,30 @@ def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[S
 
 def audio_duration_s(path: str) -> Optional[float]:
     """The duration of an audio file from its header (seconds), or None when it cannot be told."""
+    header = audio_header(path)
+    return None if header is None else header[2] / header[1]
+
+
+def audio_header(path: str) -> Optional[Tuple[int, int, int]]:
+    """``(channels, sample_rate, frames)`` of an audio file as its header (or container) claims them, or None
+    when it cannot be read."""
     try:
         with open_audio(path) as reader:
-            return reader.duration_s
+            return reader.num_channels, reader.sample_rate, reader.num_frames
     except Exception:  # a probe: whatever is wrong is reported by the pipeline's own read
         return None
+
+
+def _decoded_frames(pipeline: Any, channels: int) -> Optional[int]:
+    """The frames the pipeline's one source node read in its latest run (from its metrics: the samples of
+    every chunk it gave), or None when that is not known. Compressed files' headers are often off by an
+    encoder delay or a frame; this is the count of what was decoded."""
+    sources = pipeline.graph.sources
+    if len(sources) != 1 or channels < 1:
+        return None
+    node = pipeline.get_metrics().get("nodes", {}).get(sources[0])
+    samples = None if node is None else node.get("output_samples")
+    return None if samples is None else samples // channels
 
 
 def write_outputs(outputs: Dict[str, List[Any]], out_dir: str) -> List[str]:
