@@ -18,12 +18,12 @@ import os
 import threading
 from typing import Any, AsyncIterator, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from remotemedia.nodes.legacy import LegacyPipelineMixin
 from remotemedia.engine import CHUNKS, DEFAULT_QUEUE_CHUNKS, ITEMS, SOURCE_MODE, Engine, RunResult
 from remotemedia.errors import ConfigurationError, NodeExecutionError, PipelineValidationError
 from remotemedia.graph import Edge, GraphNode, PipelineGraph
 from remotemedia.metrics import ExecutionMetrics, empty_metrics
 from remotemedia.nodes import protocol
+from remotemedia.nodes.legacy import LegacyPipelineMixin
 from remotemedia.reliability import CircuitBreakerRegistry, RetryPolicy
 
 NodeRef = Union[str, Any]

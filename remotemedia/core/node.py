@@ -5,7 +5,7 @@ and ``RemoteExecutorConfig`` (kept so 1.x imports work; calling it refuses, see
 :mod:`remotemedia.nodes.legacy`).
 """
 
-from remotemedia.nodes.legacy import RemoteExecutorConfig, SessionState, StateManager
 from remotemedia.nodes.base import Node, PassThroughNode
+from remotemedia.nodes.legacy import RemoteExecutorConfig, SessionState, StateManager
 
 __all__ = ["Node", "PassThroughNode", "RemoteExecutorConfig", "SessionState", "StateManager"]

@@ -39,8 +39,8 @@ from remotemedia.audio import AudioBuffer as _Buffer
 from remotemedia.audio import as_channels_first, check_sample_rate
 from remotemedia.errors import KernelInputError
 from remotemedia.kernels import convert, mix, resample
-from remotemedia.nodes.kernel_node import KernelNode
 from remotemedia.nodes.base import Node
+from remotemedia.nodes.kernel_node import KernelNode
 from remotemedia.nodes.registry import register_node
 
 __all__ = ["AudioTransform", "AudioBuffer", "AudioResampler", "ExtractAudioDataNode", "VoiceActivityDetector"]
