@@ -65,16 +65,18 @@ def _chunks():
 
 
 def careful_loop(chunks):
-    """numpy mono mix, soxr.ResampleStream, webrtcvad-wheels per 30 ms frame; returns the decisions."""
+    """numpy mono mix, soxr.ResampleStream (flushed at the end), webrtcvad-wheels per 30 ms frame; returns the
+    decisions (of whole frames: the pipeline also decides a last partial frame)."""
     stream = soxr.ResampleStream(48000, 16000, 1, dtype="float32", quality="HQ")
     vad = webrtcvad.Vad(3)
     frame = np.empty(480, dtype=np.int16)
     filled = 0
     decisions = []
     scale = np.float32(0.5 / 32768)
-    for samples, _ in chunks:
+    last = len(chunks) - 1
+    for i, (samples, _) in enumerate(chunks):
         mono = (samples[0].astype(np.float32) + samples[1]) * scale
-        y = stream.resample_chunk(mono)
+        y = stream.resample_chunk(mono, last=i == last)  # the end of the stream flushes the resampler
         y16 = np.clip(np.rint(y * 32768), -32768, 32767).astype(np.int16)
         pos = 0
         while pos < y16.size:
