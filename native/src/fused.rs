@@ -126,8 +126,9 @@ impl<'py, T: Element + Copy> Borrowed<'py, T> {
             // 2-D and Fortran order: the transpose of interleaved PCM.
             Ok(Borrowed::InPlace(ro, Layout::Interleaved))
         } else {
-            // Any other strides: one planar copy, on purpose.
-            Ok(Borrowed::Copied(ro.as_array().iter().copied().collect()))
+            // Any other strides (a chunk sliced out of a longer (channels, frames) array): one
+            // planar copy, on purpose, row by row.
+            Ok(Borrowed::Copied(planar_copy(ro.as_array())))
         }
     }
 
@@ -137,6 +138,34 @@ impl<'py, T: Element + Copy> Borrowed<'py, T> {
             Borrowed::Copied(v) => Ok((v, Layout::Planar)),
         }
     }
+}
+
+/// A C-order copy of a strided 1-D or 2-D array, row by row: a row whose samples are contiguous
+/// is one `memcpy` (a chunk sliced out of a longer (channels, frames) array), where iterating the
+/// dynamic-dimension view element by element costs about 25 ns a sample.
+pub(crate) fn planar_copy<T: Copy>(view: numpy::ndarray::ArrayViewD<'_, T>) -> Vec<T> {
+    use numpy::ndarray::{Ix1, Ix2};
+    let mut out = Vec::with_capacity(view.len());
+    match view.ndim() {
+        1 => {
+            let v = view.into_dimensionality::<Ix1>().expect("1-D");
+            match v.as_slice() {
+                Some(s) => out.extend_from_slice(s),
+                None => out.extend(v.iter().copied()),
+            }
+        }
+        2 => {
+            let v = view.into_dimensionality::<Ix2>().expect("2-D");
+            for row in v.rows() {
+                match row.as_slice() {
+                    Some(s) => out.extend_from_slice(s),
+                    None => out.extend(row.iter().copied()),
+                }
+            }
+        }
+        _ => out.extend(view.iter().copied()),
+    }
+    out
 }
 
 /// Runs `f` on `samples` viewed as audio (validating dtype and shape).

@@ -81,7 +81,7 @@ impl WebRtcVad {
         let s: &[i16] = match view.as_slice() {
             Some(s) => s,
             None => {
-                copied = view.iter().copied().collect();
+                copied = crate::fused::planar_copy(view);
                 &copied
             }
         };
