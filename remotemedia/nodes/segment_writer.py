@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import os
 from fractions import Fraction
@@ -178,7 +179,9 @@ class SegmentWriter(KernelNode):
         return None if state is None else state.finish()
 
     def abort_stream(self) -> None:
-        self._state = None  # segment files already written stay; the index (written last) is not
+        state, self._state = self._state, None
+        if state is not None:  # segment files already written stay (complete); the index (written last) is not
+            state.settle(raise_errors=False)
 
     def process(self, data: Any) -> Dict[str, Any]:
         """Whole clip: ``(samples, sample_rate, info)`` from ``VADNode(segments=True).process``."""
@@ -263,6 +266,11 @@ class _SegmentStream:
         self.vad_info: Optional[Dict[str, Any]] = None
         self.speech_frames = 0
         self.clipped = 0
+        # Each segment file's fsync and rename run on one thread of their own, overlapping the
+        # work on the next chunks (fsync releases the GIL); finish() waits for all of them before
+        # the folder fsync and the index, so the index still names only complete, durable files.
+        self._committer: Optional[cf.ThreadPoolExecutor] = None
+        self._commits: List[cf.Future] = []
         os.makedirs(output_dir, exist_ok=True)
 
     def append(self, samples: np.ndarray, sample_rate: int) -> None:
@@ -326,9 +334,13 @@ class _SegmentStream:
             # One folder fsync for all segments, in finish(), before the index that lists them.
             writer = AudioWriter(os.path.join(self.output_dir, file), self.sample_rate or 1, audio.shape[0],
                                  node.sample_format, node.container, impl=node.impl, sync_dir=False)
-            with writer:
+            try:
                 writer.write(audio)
+            except BaseException:
+                writer.abort()
+                raise
             clipped = writer.clipped
+            self._commit(writer)
         self.clipped += clipped
         self.speech_frames += end - start
         rate = self.sample_rate or 1
@@ -364,12 +376,48 @@ class _SegmentStream:
                                                   record["end"])
             record["vad"] = vad
 
+    def _commit(self, writer: Any) -> None:
+        """Finishes ``writer``'s file (fsync, rename) on the committer thread; a failed earlier commit is
+        raised here, at the next segment (whose file is then dropped)."""
+        try:
+            self.settle(raise_errors=True, wait=False)
+        except BaseException:
+            writer.abort()
+            raise
+        if self._committer is None:
+            self._committer = cf.ThreadPoolExecutor(1, thread_name_prefix=f"segments-{self.node.name}")
+        self._commits.append(self._committer.submit(writer.commit))
+
+    def settle(self, *, raise_errors: bool, wait: bool = True) -> None:
+        """Waits for the segment files being committed (``wait``; else takes only those done); raises the
+        first failure when ``raise_errors``. Without ``wait`` the committer thread stays for the next ones."""
+        pending = []
+        first: Optional[BaseException] = None
+        for future in self._commits:
+            if not wait and not future.done():
+                pending.append(future)
+                continue
+            exc = future.exception()
+            if exc is not None and first is None:
+                first = exc
+        self._commits = pending
+        if wait and self._committer is not None:
+            self._committer.shutdown(wait=True)
+            self._committer = None
+        if first is not None and raise_errors:
+            raise first
+
     def finish(self) -> Dict[str, Any]:
         from remotemedia.io.atomic import AtomicFile, fsync_dir
 
-        if self.shaper is not None:
-            for shaped in self.shaper.finish(self.end):
-                self.write(shaped)
+        try:
+            if self.shaper is not None:
+                for shaped in self.shaper.finish(self.end):
+                    self.write(shaped)
+        except BaseException:
+            self.settle(raise_errors=False)
+            raise
+        self.settle(raise_errors=True)  # every segment file complete (or its error raised) before the index
         self._vad_fields()
         sync = self.node.sync_dir
         if sync:

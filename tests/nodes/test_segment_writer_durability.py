@@ -48,3 +48,46 @@ def test_one_folder_fsync_after_all_segments_and_before_the_index(tmp_path, monk
     assert len(dir_syncs) == 2
     assert renames[2] < dir_syncs[0] < renames[3] < dir_syncs[1]
     assert sorted(os.listdir(out)) == ["clip.segments.jsonl", "clip_0000.wav", "clip_0001.wav", "clip_0002.wav"]
+
+
+def test_a_segment_whose_commit_fails_fails_the_stream_and_leaves_no_index(tmp_path, monkeypatch):
+    """Segment files are committed (fsync, rename) beside the work on later chunks: a commit that fails
+    (a full disk at fsync) is raised by the stream, at a later segment or at its end, never lost; the
+    index is not written, and the folder holds only complete segment files (no temporary file)."""
+    import errno
+
+    from remotemedia.io.readers import read_audio
+
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync(fd):
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        if name.startswith(".clip_0001.wav."):
+            calls.append(name)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    x = (np.arange(48000) % 200).astype(np.int16)[np.newaxis, :]
+    out = tmp_path / "out"
+    writer = SegmentWriter(output_dir=str(out), prefix="clip")
+    writer.begin_stream()
+    failed = None
+    try:
+        for k in range(6):  # a chunk of 8000 samples, each with the segment it completes
+            chunk = x[:, k * 8000:(k + 1) * 8000]
+            seg = {"start": k * 8000 + 1000, "end": k * 8000 + 3000}
+            writer.process_chunk((chunk, 16000, {"new_segments": [seg], "keep_from": (k + 1) * 8000}))
+        writer.flush()
+    except OSError as exc:
+        failed = exc
+        writer.abort_stream()  # what the engine does when a stream fails: commits in flight end first
+    assert failed is not None and failed.errno == errno.ENOSPC and calls
+    names = sorted(os.listdir(out))
+    assert "clip.segments.jsonl" not in names and "clip_0001.wav" not in names
+    assert not [n for n in names if n.startswith(".")]  # no temporary file left
+    assert "clip_0000.wav" in names
+    for name in names:  # what is there is complete
+        samples, rate = read_audio(out / name)
+        assert rate == 16000 and samples.shape == (1, 2000)
