@@ -28,6 +28,12 @@ _I16 = np.dtype(np.int16)
 _F32 = np.dtype(np.float32)
 
 
+def _audio_stage_output(result: Tuple[np.ndarray, int]) -> AudioBuffer:
+    """What an audio node returns (``process`` / ``process_chunk`` / ``flush``), from its fused stage's
+    ``(samples, sample_rate)``."""
+    return _trusted(result[0], result[1])
+
+
 def _convert_kernel(impl: str) -> convert.ConvertKernel:
     """The conversion a node of another family runs inside (numpy when native lacks it: same bits)."""
     return convert.TABLE.get(impl) or convert.TABLE["python"]
@@ -184,11 +190,7 @@ class AudioResampleNode(KernelNode):
         return {"kind": "resample", "params": {"target_sample_rate": int(self.target_sample_rate),
                                                "quality": self.quality}}
 
-    def fused_output(self, result: Tuple[np.ndarray, int]) -> AudioBuffer:
-        """What ``process_chunk`` (and ``flush``) return, from the stage's ``(samples, sample_rate)``."""
-        return _trusted(result[0], result[1])
-
-    fused_flush_output = fused_output
+    fused_output = fused_flush_output = staticmethod(_audio_stage_output)
 
 
 @register_node
@@ -227,11 +229,7 @@ class MonoMixNode(KernelNode):
         """This node as a stage of a fused native segment (see :mod:`remotemedia.engine.fusion`)."""
         return {"kind": "mono_mix", "params": {}}
 
-    def fused_output(self, result: Tuple[np.ndarray, int]) -> AudioBuffer:
-        """What ``process`` returns, from the stage's ``(samples, sample_rate)``."""
-        return _trusted(result[0], result[1])
-
-    fused_flush_output = fused_output
+    fused_output = fused_flush_output = staticmethod(_audio_stage_output)
 
 
 @register_node

@@ -49,7 +49,7 @@ def test_pure_wheel_holds_the_package_its_data_and_licences_and_nothing_else(art
     assert got == expected, f"missing: {sorted(expected - got)}; unexpected: {sorted(got - expected)}"
     # What the set implies, said outright: typed, demo data, no tests, no compiled or cached files.
     for required in ("remotemedia/py.typed", "remotemedia/data/pipelines/speech_prep.json",
-                     "remotemedia/data/speech/en_f_8k.wav", "remotemedia/kernels/_webrtc_vad_py.py"):
+                     "remotemedia/data/speech/en_f_8k.wav", "remotemedia/kernels/_webrtc_vad_py/core.py"):
         assert required in got
     assert not [n for n in got if n.startswith("tests/") or n.endswith((".so", ".pyc", ".pyd"))]
 
