@@ -422,13 +422,8 @@ class VADNode(KernelNode):
             return self.fused_output(result)
         if not result:
             return {}
-        info = {"is_speech": result["is_speech"], "speech_frames": result["speech_frames"],
-                "total_frames": result["total_frames"], "speech_ratio": result["speech_ratio"],
-                "frame_ms": self.frame_duration_ms, "backend": self.backend,
-                "mode": self.mode if self.backend == "webrtc" else None, "implementation": self._impl,
-                "decisions": result["decisions"]}
-        if self.segments:
-            info["segments"] = _segment_dicts(result["segments"])
+        # flush()'s info, built the same way from the stage's decisions and segments
+        info = self._info(result["decisions"], [Segment(*seg) for seg in result.get("segments", ())])
         info["new_segments"] = _segment_dicts(result["new_segments"])
         info["flushed_decisions"] = result["flushed_decisions"]
         return info
