@@ -482,3 +482,21 @@ def test_rust_segment_tracker_equals_the_python_one(case):
     assert rs.finish(total) == [] == py.finish(total)
     with pytest.raises(ValueError, match="push: expected a tracker that has not finished"):
         rs.push(dec[:1])
+
+
+def test_fused_segment_releases_the_gil_for_a_chunk_not_for_one_frame():
+    """Deterministic, no timing (see tests/gil_probe.py): a 2 s stereo chunk runs with the GIL released, so
+    streams on other threads go on meanwhile; one 30 ms frame keeps it (releasing would cost a tenth of the call)."""
+    from gil_probe import ticks_during
+
+    spec = json.dumps({"stages": [{"id": "mono", "kind": "mono_mix", "params": {}},
+                                  {"id": "vad", "kind": "webrtc_vad", "params": {"mode": 3, "frame_ms": 30,
+                                                                                  "segments": True}}],
+                       "edges": [{"from": "mono", "to": "vad"}], "input": "mono", "outputs": ["vad"]})
+    seg = rt.FusedSegment(spec)
+    rng = np.random.default_rng(0)
+    chunk = rng.integers(-3000, 3000, (2, 2 * 16000 * 20), dtype=np.int16)
+    frame = rng.integers(-3000, 3000, 480, dtype=np.int16)
+    seg.process(frame, 16000)  # warm up: a first call may import
+    assert ticks_during(lambda: seg.process(chunk, 16000)) > 0
+    assert ticks_during(lambda: seg.process(frame, 16000)) == 0

@@ -6,17 +6,20 @@
 //! (channels, frames) or (frames,)): planar (C-contiguous) and interleaved
 //! (the transpose of a C-contiguous (frames, channels) array) are read in
 //! place, any other strides are copied once. The GIL is released for the
-//! whole chunk. Results are new arrays, except where a stage passes its
-//! input through (a mono mix of mono audio, a conversion to the same format,
-//! a VAD's audio): that is the caller's own input object, as with the nodes.
+//! whole chunk, unless it is smaller than `FUSED_DETACH_MIN_SAMPLES` (one
+//! real-time frame: releasing would cost a tenth of the call). Results are
+//! new arrays, except where a stage passes its input through (a mono mix of
+//! mono audio, a conversion to the same format, a VAD's audio): that is the
+//! caller's own input object, as with the nodes.
 
 use numpy::{
     Element, PyArray1, PyArray2, PyArray3, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
     PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 use remotemedia_kernels::fused::{
     AudioAt, AudioRef, FlushOutput, FusedSegment as Kernel, Layout, OwnedAudio, PortKind, Samples,
     StageResult, VadSummary,
@@ -25,7 +28,7 @@ use remotemedia_kernels::segments::{self, Segment, SegmentParams};
 use remotemedia_kernels::KernelError;
 
 use crate::errors::{to_py, to_py_for};
-use crate::gil::detach;
+use crate::gil::{detach, FUSED_DETACH_MIN_SAMPLES};
 
 /// The Python exception of a kernel error, with the failing stage's id as
 /// its `stage_id` attribute (None when the error is not a stage's).
@@ -40,6 +43,30 @@ fn stage_error(py: Python<'_>, seg: &Kernel, e: KernelError) -> PyErr {
 
 fn bad_input(message: String) -> PyErr {
     PyValueError::new_err(message)
+}
+
+/// `arr` (1-D, any dtype and stride) viewed as (1, frames): `arr.reshape(1, -1)` through
+/// numpy's C API (a Python method call would cost a third of a one-frame call).
+fn row_view<'py>(arr: &Bound<'py, PyUntypedArray>) -> PyResult<Bound<'py, PyAny>> {
+    use numpy::npyffi::{npy_intp, PyArray_Dims, NPY_ORDER, PY_ARRAY_API};
+    let py = arr.py();
+    let mut dims: [npy_intp; 2] = [1, arr.len() as npy_intp];
+    let mut shape = PyArray_Dims {
+        ptr: dims.as_mut_ptr(),
+        len: 2,
+    };
+    // SAFETY: `arr` is a live ndarray; PyArray_Newshape copies `shape` and returns a new
+    // reference (a view: adding a leading axis of length 1 never needs a copy) or NULL with
+    // an exception set.
+    unsafe {
+        let ptr = PY_ARRAY_API.PyArray_Newshape(
+            py,
+            arr.as_array_ptr(),
+            &mut shape,
+            NPY_ORDER::NPY_ANYORDER,
+        );
+        Bound::from_owned_ptr_or_err(py, ptr)
+    }
 }
 
 /// A (channels, frames) numpy array holding a planar copy of `a`.
@@ -81,10 +108,14 @@ fn vad_info<'py>(
     new_segments: &[Segment],
     keep_from: i64,
 ) -> PyResult<Bound<'py, PyDict>> {
+    // Interned keys: this dict is made for every chunk, a real-time caller's 30 ms frame too.
     let d = PyDict::new(py);
-    d.set_item("decisions", PyArray1::from_slice(py, decisions))?;
-    d.set_item("new_segments", segment_list(py, new_segments)?)?;
-    d.set_item("keep_from", keep_from)?;
+    d.set_item(
+        intern!(py, "decisions"),
+        PyArray1::from_slice(py, decisions),
+    )?;
+    d.set_item(intern!(py, "new_segments"), segment_list(py, new_segments)?)?;
+    d.set_item(intern!(py, "keep_from"), keep_from)?;
     Ok(d)
 }
 
@@ -224,6 +255,8 @@ fn with_audio<R>(
 #[pyclass(module = "remotemedia_runtime")]
 pub struct FusedSegment {
     seg: Kernel,
+    /// The stage ids as Python strings, made once (the keys of every result dict).
+    ids_py: Vec<Py<PyString>>,
 }
 
 impl FusedSegment {
@@ -260,10 +293,14 @@ impl FusedSegment {
 impl FusedSegment {
     /// Parses, validates and orders the JSON spec; a ValueError names what is wrong.
     #[new]
-    fn new(spec_json: &str) -> PyResult<Self> {
-        Ok(FusedSegment {
-            seg: Kernel::from_json(spec_json).map_err(to_py)?,
-        })
+    fn new(py: Python<'_>, spec_json: &str) -> PyResult<Self> {
+        let seg = Kernel::from_json(spec_json).map_err(to_py)?;
+        let ids_py = seg
+            .ids()
+            .iter()
+            .map(|id| PyString::new(py, id).unbind())
+            .collect();
+        Ok(FusedSegment { seg, ids_py })
     }
 
     /// Stage ids in the order the stages run.
@@ -318,11 +355,18 @@ impl FusedSegment {
         sample_rate: u32,
     ) -> PyResult<Bound<'py, PyDict>> {
         let seg = &mut self.seg;
-        with_audio(samples, sample_rate, |a| detach(py, || seg.process(a)))?
-            .map_err(|e| stage_error(py, &self.seg, e))?;
+        with_audio(samples, sample_rate, |a| {
+            if a.channels * a.frames >= FUSED_DETACH_MIN_SAMPLES {
+                detach(py, || seg.process(a))
+            } else {
+                seg.process(a)
+            }
+        })?
+        .map_err(|e| stage_error(py, &self.seg, e))?;
         // The input as the nodes pass it on: (channels, frames) (a view of 1-D input).
-        let passed = if samples.cast::<PyUntypedArray>()?.ndim() == 1 {
-            samples.call_method1("reshape", (1, -1))?
+        let arr = samples.cast::<PyUntypedArray>()?;
+        let passed = if arr.ndim() == 1 {
+            row_view(arr)?
         } else {
             samples.clone()
         };
@@ -368,7 +412,7 @@ impl FusedSegment {
                     return Err(bad_input("internal: a tensor from audio".into()))
                 }
             };
-            out.set_item(self.id(s), value)?;
+            out.set_item(self.ids_py[s].bind(py), value)?;
         }
         Ok(out)
     }

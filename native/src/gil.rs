@@ -19,10 +19,16 @@ where
     }
 }
 
+/// A fused segment's chunk of at least this many input samples runs with the
+/// GIL released. Every sample goes through several stages (a VAD frame of 480
+/// samples alone is about 2 us of work), so the threshold is lower than
+/// [`DETACH_MIN_ELEMENTS`]; below it (one real-time frame) the release and
+/// re-acquisition would be a tenth of the call.
+pub const FUSED_DETACH_MIN_SAMPLES: usize = 2_048;
+
 /// Runs `f` with the GIL released, whatever its size: for calls known to do
-/// more work than a release costs (a whole fused segment's chunk: every
-/// stage of it, a VAD's frames included), so that streams on other threads
-/// run meanwhile.
+/// more work than a release costs (a fused segment's flush, a video frame),
+/// so that streams on other threads run meanwhile.
 pub fn detach<T, F>(py: Python<'_>, f: F) -> T
 where
     F: FnOnce() -> T + Send,
