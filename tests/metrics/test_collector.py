@@ -86,6 +86,41 @@ def test_cpu_time_is_the_threads_not_the_wall_clock():
     assert nodes["spin"]["cpu_us"] >= 20_000
 
 
+def test_cpu_clock_read_once_per_call_in_a_chain_and_never_negative(monkeypatch):
+    """A call that starts right after the previous one ended in the same thread takes its start CPU time from that
+    call's end reading (collector.CPU_BRIDGE_NS); a longer gap gets a reading of its own. Fake clocks: no timing."""
+    from remotemedia.metrics import collector
+
+    wall = [0]
+    cpu_reads = []
+
+    def perf_ns():
+        wall[0] += 1_000  # 1 us per reading
+        return wall[0]
+
+    def thread_ns():
+        cpu_reads.append(wall[0])
+        return wall[0] // 2  # the thread ran half the time
+
+    monkeypatch.setattr(collector, "_perf_ns", perf_ns)
+    monkeypatch.setattr(collector, "_thread_ns", thread_ns)
+    metrics = ExecutionMetrics(memory=False, opentelemetry=False)
+    metrics.before_run(run_id=1, pipeline_name="p")
+    for i in range(6):
+        metrics.before_node(run_id=1, node_id=f"n{i}", node_type="T", item=1)
+        metrics.after_node(run_id=1, node_id=f"n{i}", node_type="T", result=1)
+    assert len(cpu_reads) == 1 + 6  # the first start, then each end
+    wall[0] += collector.CPU_BRIDGE_NS  # a longer gap: the next start reads the clock again
+    metrics.before_node(run_id=1, node_id="late", node_type="T", item=1)
+    metrics.after_node(run_id=1, node_id="late", node_type="T", result=1)
+    metrics.after_run(run_id=1)
+    assert len(cpu_reads) == 7 + 2
+    calls = metrics.get()["calls"]
+    # a reading at each end, 1 us after the call's end: 1 us of fake CPU time for a read start 2 us before it;
+    # a bridged start counts the gap as the thread's own: 0.5 us, never more than a reading would give
+    assert [c["cpu_us"] for c in calls] == [1.0] + [0.5] * 5 + [1.0]
+
+
 def test_kernel_nodes_report_their_implementation(impl):
     from remotemedia.nodes.audio import FormatConverterNode
 
