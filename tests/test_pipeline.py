@@ -246,3 +246,24 @@ def test_registry_decorator():
     p = Pipeline.from_manifest({"version": "v1", "metadata": {"name": "e"},
                                 "nodes": [{"id": "e", "node_type": "EchoForPipelineTest"}]})
     assert p.run_sync("hi") == "hi"
+
+
+def test_sync_entry_points_never_print_the_outputs():
+    """execute_sync / run_sync in the main thread: asyncio.run's SIGINT bookkeeping used to repr() the main
+    task and so every output of the run (numpy printed whole arrays: milliseconds a call). An output whose
+    repr is counted shows it is never printed."""
+    printed = []
+
+    class Loud:
+        def __repr__(self) -> str:
+            printed.append(1)
+            return "Loud()"
+
+    class Make(Node):
+        def process(self, data):
+            return Loud()
+
+    p = Pipeline([Make(name="make")])
+    assert isinstance(p.execute_sync(1).outputs["make"][0], Loud)
+    assert isinstance(p.run_sync(1), Loud)
+    assert printed == []
