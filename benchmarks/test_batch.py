@@ -53,22 +53,29 @@ def corpus():
 def _files_per_s(files: list, workers: int, impl: str) -> float:
     out = tempfile.mkdtemp(prefix="rm-bench-out-")
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = run_batch(MANIFEST, files, out, workers=workers, impl=impl)
         elapsed = time.perf_counter() - t0
+        _CORES.setdefault(workers, []).append((time.process_time() - c0) / elapsed)
         assert report.ok == len(files)
         return len(files) / elapsed
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
+#: workers -> process CPU time / wall time of each batch run (the cores it kept busy).
+_CORES: dict = {}
+
+
 def _ratio(files: list, impl: str, rounds: int) -> dict:
+    _CORES.clear()
     one, two = [], []
     for r in range(rounds):
         for workers in ((1, 2) if r % 2 == 0 else (2, 1)):
             (one if workers == 1 else two).append(_files_per_s(files, workers, impl))
     return {"files_per_s_1_worker": statistics.median(one), "files_per_s_2_workers": statistics.median(two),
-            "ratio_2_over_1": statistics.median(b / a for a, b in zip(one, two))}
+            "ratio_2_over_1": statistics.median(b / a for a, b in zip(one, two)),
+            "cores_1_worker": statistics.median(_CORES[1]), "cores_2_workers": statistics.median(_CORES[2])}
 
 
 @pytest.mark.parametrize("impl", ["native", "python"])
@@ -84,9 +91,14 @@ def test_two_workers_over_one(benchmark, corpus, impl):
         check(benchmark, f"batch throughput, native: 2 workers / 1 worker ({len(files)} files, 2 cores)",
               res["ratio_2_over_1"], "x", ">=", 1.8, source="issue 8 (close to 2x)")
         note(benchmark, "batch throughput, native, 2 workers", res["files_per_s_2_workers"] * SECONDS, "s audio/s")
+        note(benchmark, "batch, native: cores kept busy (process CPU time / wall time), 1 worker",
+             res["cores_1_worker"], "cores")
+        note(benchmark, "batch, native: cores kept busy (process CPU time / wall time), 2 workers",
+             res["cores_2_workers"], "cores")
     else:
         note(benchmark, f"batch throughput, numpy: 2 workers / 1 worker ({len(files)} files)",
              res["ratio_2_over_1"], "x")
     print(f"\n{impl}: {len(files)} files x {SECONDS:.0f} s @ {RATE} Hz stereo: 1 worker "
           f"{res['files_per_s_1_worker']:.2f} files/s, 2 workers {res['files_per_s_2_workers']:.2f} files/s, "
-          f"ratio {res['ratio_2_over_1']:.2f}")
+          f"ratio {res['ratio_2_over_1']:.2f}; cores busy: 1 worker {res['cores_1_worker']:.2f}, 2 workers "
+          f"{res['cores_2_workers']:.2f}")
