@@ -45,7 +45,8 @@ class Stage:
     name: StageName = "build"
 
 
-def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[Stage] = None) -> Optional[float]:
+def process_file(pipeline: Any, input_path: str, out_dir: str,
+                 stage: Optional[Stage] = None) -> Tuple[Optional[float], Dict[str, Any]]:
     """Runs ``pipeline`` on one audio file and writes its outputs into ``out_dir``.
 
     Args:
@@ -55,8 +56,10 @@ def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[S
         stage: updated as the work proceeds (see :class:`Stage`).
 
     Returns:
-        The input's duration (s), or None when a file pipeline's input header
-        cannot be read (its source node then reports why).
+        ``(duration, metrics)``: the input's duration (s), or None when a file
+        pipeline's input header cannot be read (its source node then reports
+        why), and the run's ``pipeline.get_metrics()`` (read once: for a long
+        file it is thousands of call records).
     """
     stage = stage if stage is not None else Stage()
     if pipeline.writes_files():
@@ -66,10 +69,11 @@ def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[S
         header = audio_header(input_path)
         stage.name = "pipeline"
         pipeline.run_file(input_path, out_dir)
+        metrics = pipeline.get_metrics()
         if header is None:
-            return None
-        decoded = _decoded_frames(pipeline, header[0])
-        return (decoded if decoded is not None else header[2]) / header[1]
+            return None, metrics
+        decoded = _decoded_frames(pipeline, metrics, header[0])
+        return (decoded if decoded is not None else header[2]) / header[1], metrics
     # An item pipeline: the file is read whole and the sinks' outputs written here.
     stage.name = "read"
     samples, sample_rate = read_audio(input_path)
@@ -77,13 +81,7 @@ def process_file(pipeline: Any, input_path: str, out_dir: str, stage: Optional[S
     result = pipeline.execute_sync((samples, sample_rate))
     stage.name = "io"
     write_outputs(result.outputs, out_dir)
-    return samples.shape[1] / sample_rate
-
-
-def audio_duration_s(path: str) -> Optional[float]:
-    """The duration of an audio file from its header (seconds), or None when it cannot be told."""
-    header = audio_header(path)
-    return None if header is None else header[2] / header[1]
+    return samples.shape[1] / sample_rate, pipeline.get_metrics()
 
 
 def audio_header(path: str) -> Optional[Tuple[int, int, int]]:
@@ -96,14 +94,14 @@ def audio_header(path: str) -> Optional[Tuple[int, int, int]]:
         return None
 
 
-def _decoded_frames(pipeline: Any, channels: int) -> Optional[int]:
-    """The frames the pipeline's one source node read in its latest run (from its metrics: the samples of
-    every chunk it gave), or None when that is not known. Compressed files' headers are often off by an
-    encoder delay or a frame; this is the count of what was decoded."""
+def _decoded_frames(pipeline: Any, metrics: Dict[str, Any], channels: int) -> Optional[int]:
+    """The frames the pipeline's one source node read in its latest run (from that run's ``metrics``: the
+    samples of every chunk it gave), or None when that is not known. Compressed files' headers are often off
+    by an encoder delay or a frame; this is the count of what was decoded."""
     sources = pipeline.graph.sources
     if len(sources) != 1 or channels < 1:
         return None
-    node = pipeline.get_metrics().get("nodes", {}).get(sources[0])
+    node = metrics.get("nodes", {}).get(sources[0])
     samples = None if node is None else node.get("output_samples")
     return None if samples is None else samples // channels
 

@@ -209,14 +209,13 @@ def _attempt(task: Dict[str, Any], source: "_InputFile", stage: Stage, stop: Sto
         local = source.local_path(stage)
         stage.name = "io"
         with staged_folder(task["out_root"], task["key"]) as staging:
-            audio_s = process_file(pipeline, local, staging, stage)
+            audio_s, metrics = process_file(pipeline, local, staging, stage)
             stop.raise_if_set()  # nothing is published once the batch is stopping
             stage.name = "io"
             names = sorted(os.listdir(staging))
     except BaseException:
         _drop_kept()  # whatever state the failure left, the next attempt starts from a fresh pipeline
         raise
-    metrics = pipeline.get_metrics()
     return {"outputs": [f"{task['key']}/{n}" for n in names], "audio_s": audio_s,
             "node_time_us": {nid: float(d["wall_us"]) for nid, d in metrics["nodes"].items()},
             "metrics": metrics,
