@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 use numpy::npyffi::PY_ARRAY_API;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
@@ -310,7 +311,95 @@ fn memory_reset_peaks() -> (usize, usize, usize, usize) {
     (np_cur, np_peak, cur, peak)
 }
 
+/// The peaks of the node calls in flight, for `remotemedia.metrics.memory.CountingTracker`:
+/// its per-call bookkeeping in one call per event (the Python version took a lock, a
+/// tuple and several slice writes per event, on every node call of every run).
+///
+/// A call record is a Python list; the four slot indices name its counter levels:
+/// numpy at the start and the highest seen, Rust allocations at the start and the
+/// highest seen. On every `enter` and `exit` the peaks reached since the last event
+/// are read (and reset), and folded into every call in flight, so each call ends with
+/// the highest level seen during its own span however many calls overlap it.
+/// Every method runs with the GIL held from start to end (no Python code runs in it:
+/// the slots hold ints), which serialises the events of all threads.
+#[pyclass(module = "remotemedia_runtime")]
+pub struct PeakTracker {
+    active: Vec<Py<PyList>>,
+    py_base: usize,
+    py_peak: usize,
+    nat_base: usize,
+    nat_peak: usize,
+}
+
+/// Raises `call[slot]` (an int) to `level` where `level` is higher.
+fn raise_slot(call: &Bound<'_, PyList>, slot: usize, level: usize) -> PyResult<()> {
+    if level > call.get_item(slot)?.extract::<usize>()? {
+        call.set_item(slot, level)?;
+    }
+    Ok(())
+}
+
+impl PeakTracker {
+    fn fold(&self, py: Python<'_>, np_peak: usize, nat_peak: usize) -> PyResult<()> {
+        for call in &self.active {
+            let call = call.bind(py);
+            raise_slot(call, self.py_peak, np_peak)?;
+            raise_slot(call, self.nat_peak, nat_peak)?;
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PeakTracker {
+    #[new]
+    fn new(py_base: usize, py_peak: usize, nat_base: usize, nat_peak: usize) -> Self {
+        Self {
+            active: Vec::new(),
+            py_base,
+            py_peak,
+            nat_base,
+            nat_peak,
+        }
+    }
+
+    /// Records the counters' levels at the start of `call` (its four slots) and adds it to the calls in flight.
+    fn enter(&mut self, py: Python<'_>, call: &Bound<'_, PyList>) -> PyResult<()> {
+        let (np_cur, np_peak, nat_cur, nat_peak) = memory_reset_peaks();
+        self.fold(py, np_peak, nat_peak)?;
+        call.set_item(self.py_base, np_cur)?;
+        call.set_item(self.py_peak, np_cur)?;
+        call.set_item(self.nat_base, nat_cur)?;
+        call.set_item(self.nat_peak, nat_cur)?;
+        self.active.push(call.clone().unbind());
+        Ok(())
+    }
+
+    /// Folds the peaks reached since the last event into `call` (and the calls still in flight), and
+    /// removes it from the calls in flight; a call that is not in flight is left alone.
+    fn exit(&mut self, py: Python<'_>, call: &Bound<'_, PyList>) -> PyResult<()> {
+        let Some(index) = self
+            .active
+            .iter()
+            .rposition(|c| c.as_ptr() == call.as_ptr())
+        else {
+            return Ok(());
+        };
+        drop(self.active.remove(index));
+        let (_, np_peak, _, nat_peak) = memory_reset_peaks();
+        raise_slot(call, self.py_peak, np_peak)?;
+        raise_slot(call, self.nat_peak, nat_peak)?;
+        self.fold(py, np_peak, nat_peak)
+    }
+
+    /// The calls in flight.
+    fn __len__(&self) -> usize {
+        self.active.len()
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PeakTracker>()?;
     m.add_function(wrap_pyfunction!(native_memory_stats, m)?)?;
     m.add_function(wrap_pyfunction!(native_memory_reset_peak, m)?)?;
     m.add_function(wrap_pyfunction!(numpy_memory_install, m)?)?;

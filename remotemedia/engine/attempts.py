@@ -84,11 +84,6 @@ class Attempts:
         self.reraise = reraise
         self.passthrough = passthrough
 
-    @property
-    def plain(self) -> bool:
-        """No hooks and no breaker: a first attempt that succeeds has nothing to record."""
-        return not self.has_hooks and self.breaker is None and self.circuit_key is None
-
     # ------------------------------------------------------------------ steps
     def breaker_for(self, item: Any) -> Optional[CircuitBreaker]:
         """The breaker of a call on ``item``."""

@@ -32,7 +32,7 @@ from remotemedia.engine.attempts import NO_ARG, node_error
 from remotemedia.engine.run import CHUNKS, INPUT_KEY, SINK, NodeRuntime, Run
 from remotemedia.errors import NodeError, NodeExecutionError
 from remotemedia.nodes.protocol import Outputs, abort_methods
-from remotemedia.reliability import AttemptRecord
+from remotemedia.reliability import CLOSED, AttemptRecord
 
 #: Result types that are never awaitable nor async iterators (skips the generic checks).
 _PLAIN_TYPES = frozenset((type(None), bool, int, float, complex, str, bytes, bytearray, tuple, list, dict,
@@ -74,17 +74,38 @@ def run_batch(run: Run, rt: NodeRuntime, batch: List[Any], first_attempt: int = 
     retryable = rt.retryable
     perf_ns = time.perf_counter_ns
     try:
-        if att.plain and first_attempt == 1:  # no hooks, no breaker: nothing to record unless it fails
+        if first_attempt == 1 and att.circuit_key is None:
+            # The first attempt of each item, written out for the common case (a closed breaker or none):
+            # Attempts.start and Attempts.succeeded inline, the hot path of every chain of sync nodes.
+            breaker = att.breaker
+            before, after = att.before_hooks, att.after_hooks
+            run_id, node_id, node_type = att.run_id, att.node_id, att.node_type
             for index, item in enumerate(batch):
                 if cancelled():
                     break
+                if breaker is not None and breaker.state_unchecked != CLOSED:
+                    att.start(item, 1, [])  # the breaker decides (a refusal raises, recorded)
+                elif before:
+                    for hook in before:
+                        hook(run_id=run_id, node_id=node_id, node_type=node_type, attempt=1, item=item)
                 t0 = perf_ns()
                 try:
-                    results.append(fn(item))
+                    result = fn(item)
                 except Exception as exc:
                     history: List[AttemptRecord] = []
-                    delay = att.failed(exc, item, 1, history, None, t0, retryable=retryable)
+                    delay = att.failed(exc, item, 1, history, breaker, t0, retryable=retryable)
                     return results, Retry(index, 2, delay, history)
+                except BaseException:
+                    att.interrupted(breaker)
+                    raise
+                results.append(result)
+                if breaker is not None and (breaker.fail_counter or breaker.state_unchecked != CLOSED):
+                    breaker.on_success()
+                if after:
+                    duration_ns = perf_ns() - t0
+                    for hook in after:
+                        hook(run_id=run_id, node_id=node_id, node_type=node_type, attempt=1, duration_ns=duration_ns,
+                             error=None, delay_s=None, ran=True, result=result)
             return results, None
         attempt, history = first_attempt, list(first_history or ())
         for index, item in enumerate(batch):

@@ -22,11 +22,12 @@ and cost a system call each), and turning tracemalloc on behind the user's
 back would slow the whole process.
 
 Each call reports, per counter, the highest level reached during its span
-minus the level at its start. On every call start and end (under a lock) the
-peaks reached since the last event are read, folded into every call in
-flight, and reset; so each call ends with the highest level seen during its
-own span, however many calls overlap it (with concurrent nodes, a call's peak
-includes what the others allocated meanwhile).
+minus the level at its start. On every call start and end (under a lock, or
+in one native call that holds the GIL) the peaks reached since the last event
+are read, folded into every call in flight, and reset; so each call ends with
+the highest level seen during its own span, however many calls overlap it
+(with concurrent nodes, a call's peak includes what the others allocated
+meanwhile).
 """
 
 from __future__ import annotations
@@ -70,54 +71,29 @@ _counting_installed: "contextvars.ContextVar[bool]" = contextvars.ContextVar("re
 
 
 class CountingTracker:
-    """Peaks from the native module's counters (numpy buffers and Rust allocations)."""
+    """Peaks from the native module's counters (numpy buffers and Rust allocations).
+
+    The bookkeeping of the calls in flight is the native ``PeakTracker`` (one
+    call per event, the GIL held throughout); this class installs the
+    counting numpy handler in each context that runs a call.
+    """
 
     mechanism = "numpy+native"
 
     def __init__(self, native_module: Any) -> None:
-        self._lock = threading.Lock()
-        self._active: List[list] = []
+        peaks = native_module.PeakTracker(PY_BASE, PY_PEAK, NAT_BASE, NAT_PEAK)
+        self._enter = peaks.enter
+        #: Folds the peaks reached since the last event into a call (and the calls still in flight).
+        self.exit = peaks.exit
         self._install = native_module.numpy_memory_install
-        self._reset = native_module.memory_reset_peaks
         self._installed = _counting_installed.get
 
-    # acquire()/release() with try/finally: the same as ``with self._lock``, a little cheaper on this hot path
     def enter(self, call: list) -> None:
         """Records the counters' levels at the start of ``call``."""
         if not self._installed():  # numpy keeps its handler per context (thread or task)
             self._install()
             _counting_installed.set(True)
-        lock = self._lock
-        lock.acquire()
-        try:
-            np_cur, np_peak, nat_cur, nat_peak = self._reset()
-            active = self._active
-            if active:
-                _fold_peaks(active, np_peak, nat_peak)
-            call[PY_BASE:NAT_PEAK + 1] = np_cur, np_cur, nat_cur, nat_cur
-            active.append(call)
-        finally:
-            lock.release()
-
-    def exit(self, call: list) -> None:
-        """Folds the peaks reached since the last event into ``call`` (and the calls still in flight)."""
-        lock = self._lock
-        lock.acquire()
-        try:
-            active = self._active
-            if active and active[-1] is call:  # the newest call in flight (always, without concurrency)
-                active.pop()
-            elif not _remove(active, call):
-                return
-            _, np_peak, _, nat_peak = self._reset()
-            if np_peak > call[PY_PEAK]:
-                call[PY_PEAK] = np_peak
-            if nat_peak > call[NAT_PEAK]:
-                call[NAT_PEAK] = nat_peak
-            if active:
-                _fold_peaks(active, np_peak, nat_peak)
-        finally:
-            lock.release()
+        self._enter(call)
 
 
 _TRACEMALLOC_LOCK = threading.Lock()
@@ -204,7 +180,7 @@ def memory_tracker(memory: Union[bool, str, None]) -> Optional[Tracker]:
     native = _native.module()
     if mode == "tracemalloc":
         return TracemallocTracker(native)
-    if native is None or not hasattr(native, "memory_reset_peaks"):
+    if native is None:
         if mode == "counting":
             raise ConfigurationError("memory='counting' needs the native module (remotemedia-runtime)",
                                      parameter="memory", expected="the native module installed", given=memory)

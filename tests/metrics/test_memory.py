@@ -136,3 +136,34 @@ def test_auto_measures_nothing_in_a_pure_install(tmp_path):
     assert got["auto"] == ["off", 0, False]
     mechanism, peak, tracing = got["tracemalloc"]
     assert mechanism == "tracemalloc" and 8 * MB <= peak <= 9 * MB and tracing
+
+
+@pytest.mark.skipif(not NATIVE, reason="the counting tracker lives in the native module")
+def test_native_peak_tracker_folds_peaks_into_every_call_in_flight():
+    """The native PeakTracker (CountingTracker's bookkeeping): a call's peak is the highest level during its own
+    span, an outer call also sees what an inner call allocated, a call not in flight is left alone."""
+    from remotemedia import _native
+    from remotemedia.metrics.calls import NAT_BASE, NAT_PEAK, PY_BASE, PY_PEAK
+
+    native = _native.module()
+    assert native.numpy_memory_install()
+    tracker = native.PeakTracker(PY_BASE, PY_PEAK, NAT_BASE, NAT_PEAK)
+    outer, inner = [0] * 19, [0] * 19
+    tracker.enter(outer)
+    base = outer[PY_BASE]
+    assert outer[PY_PEAK] == base and outer[NAT_PEAK] == outer[NAT_BASE]
+    tracker.enter(inner)
+    assert len(tracker) == 2
+    a = np.ones(4 * MB // 8)  # numpy memory, while both calls are in flight
+    tracker.exit(inner)
+    del a
+    b = np.ones(1 * MB // 8)  # after the inner call ended: only the outer one sees it (below its earlier peak)
+    tracker.exit(outer)
+    del b
+    assert len(tracker) == 0
+    assert inner[PY_PEAK] - inner[PY_BASE] >= 4 * MB
+    assert outer[PY_PEAK] - base >= 4 * MB
+    assert outer[PY_PEAK] >= inner[PY_PEAK]
+    before = list(outer)
+    tracker.exit(outer)  # not in flight any more: nothing changes
+    assert outer == before and len(tracker) == 0

@@ -76,6 +76,8 @@ pub fn output_len(frames: u64, in_rate: u64, out_rate: u64) -> u64 {
 }
 
 /// True when every sample is a number of magnitude at most [`MAX_ABS_SAMPLE`].
+// The negated compare is the point: it is true for NaN too (no `partial_cmp` needed).
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn values_ok(samples: &[f32]) -> bool {
     // `!(|x| <= MAX)` is true for NaN and for too large values alike: one compare per sample,
     // or-ed into eight independent u32 lanes, which compiles to packed and/compare/or (the
