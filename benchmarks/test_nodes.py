@@ -16,8 +16,11 @@ result; every variant of a row is timed the same way.
   20 ms 48 kHz stereo chunk, given as a 1.x ``(samples, sample_rate)`` tuple (untrusted
   input: validated) and as an :class:`~remotemedia.audio.AudioBuffer` (what nodes pass
   each other), next to the public kernel call on the same chunk. Target (issue 16): node
-  time minus kernel time <= 2 us. The overhead is the median over rounds of the node's
-  time over the kernel's, minus one, times the kernel's median time.
+  time minus kernel time <= 2 us. The overhead checked is the median of paired differences
+  (``interleave.paired_difference_s``: node call and kernel call back to back, 4001 pairs,
+  wall clock), because the earlier estimator (the median over rounds of the node's time
+  over the kernel's, minus one, times the kernel's median) swung by +-4 us on the numpy
+  resampler's 95 us call here (2% of it), ten times the effect; both are printed and kept.
 - ``VADNode.process_chunk`` on 20 ms chunks of 16 kHz float32 speech (webrtc, 30 ms
   frames, ``segments=True``), per chunk, next to the streaming kernel
   (``WebRtcVad.process``) on the same chunks: recorded.
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from interleave import interleaved
+from interleave import interleaved, paired_difference_s
 from targets import check, note
 
 from remotemedia import _native
@@ -136,16 +139,22 @@ def test_node_overhead_20ms_chunk(benchmark, impl, case):
         "node, AudioBuffer": lambda: node_call(as_buffer),
     }, rounds=ROUNDS, target_s=0.03, clock=CLOCK)
     benchmark.pedantic(node_call, args=(as_buffer,), rounds=200, iterations=1)
+    paired = {"node, (samples, rate) tuple": paired_difference_s(kernel_call, lambda: node_call(as_tuple)) * 1e6,
+              "node, AudioBuffer": paired_difference_s(kernel_call, lambda: node_call(as_buffer)) * 1e6}
     benchmark.extra_info.update(res)
+    benchmark.extra_info["paired_difference_us"] = paired
     kernel_us = res["kernel"]["median_s"] * 1e6
     over = {k: (res[k]["ratio"] - 1.0) * kernel_us for k in res if k != "kernel"}
     print(f"\n{name}, 20 ms 48 kHz stereo, {impl}: kernel {kernel_us:.2f} us; " + "; ".join(
-        f"{k} {res[k]['median_s'] * 1e6:.2f} us (+{v:.2f} us)" for k, v in over.items()))
+        f"{k} {res[k]['median_s'] * 1e6:.2f} us (rounds: {v:+.2f} us, paired: {paired[k]:+.2f} us)"
+        for k, v in over.items()))
     row = f"{name}, 20 ms 48 kHz stereo chunk, {impl}"
     note(benchmark, f"{row}: kernel call", kernel_us, "us")
     for k, v in over.items():
         note(benchmark, f"{row}: {k}", res[k]["median_s"] * 1e6, "us")
-        check(benchmark, f"{row}: {k} minus kernel", v, "us", "<=", 2.0, source="issue 16")
+        note(benchmark, f"{row}: {k} minus kernel (ratio of round medians)", v, "us")
+        check(benchmark, f"{row}: {k} minus kernel (median of paired differences)", paired[k], "us", "<=", 2.0,
+              source="issue 16")
 
 
 def test_vad_node_process_chunk_20ms(benchmark, impl):

@@ -138,7 +138,10 @@ class AudioResampleNode(KernelNode):
 
     def _float32(self, data: Any) -> Tuple[np.ndarray, int]:
         samples, sample_rate = coerce_audio(data, node_id=self.name)
-        if samples.dtype.kind == "i":
+        dtype = samples.dtype
+        if dtype is _F32 and samples.flags.c_contiguous:  # what nodes pass each other: no conversion call
+            return samples, sample_rate
+        if dtype.kind == "i":
             samples = self._convert.convert(samples, "f32").samples
         return resample.as_f32(samples), sample_rate
 
