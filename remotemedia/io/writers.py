@@ -6,15 +6,16 @@ fsync of the folder; see :mod:`remotemedia.io.atomic`). Until then nothing
 exists under the final name, so an interrupted run never leaves a truncated
 file there.
 
-Containers: WAV with integer PCM (16 or 32 bit) is written by the standard
-library's :mod:`wave` module (the pure install writes WAV); FLAC (16 or 24
-bit) and float WAV need ``soundfile`` (the ``audio`` extra).
+Containers: WAV with integer PCM (16 or 32 bit) is written here, byte for
+byte as the standard library's :mod:`wave` module writes it (the pure install
+writes WAV); FLAC (16 or 24 bit) and float WAV need ``soundfile`` (the
+``audio`` extra).
 """
 
 from __future__ import annotations
 
 import os
-import wave
+import struct
 from typing import Any, Optional
 
 import numpy as np
@@ -62,6 +63,72 @@ def interleave(samples: np.ndarray) -> np.ndarray:
     return out
 
 
+#: ``wFormatTag`` of integer PCM.
+WAVE_FORMAT_PCM = 1
+#: Bytes of the header :func:`wav_header` makes; the data follow it.
+WAV_HEADER_BYTES = 44
+#: The RIFF sizes are 32-bit: a WAV file holds at most this many data bytes.
+WAV_MAX_DATA_BYTES = 0xFFFFFFFF - 36
+_RIFF_SIZE = struct.Struct("<I")
+
+
+def wav_header(channels: int, sample_rate: int, sample_width: int, data_bytes: int) -> bytes:
+    """The 44-byte header of an integer PCM WAV file with ``data_bytes`` of samples (the header the
+    standard library's :mod:`wave` module writes for the same file)."""
+    block = channels * sample_width
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + data_bytes, b"WAVE", b"fmt ", 16, WAVE_FORMAT_PCM,
+                       channels, sample_rate, sample_rate * block, block, sample_width * 8, b"data", data_bytes)
+
+
+class _PcmWav:
+    """An integer PCM WAV stream on an open binary file: the header goes out with the first block (sized
+    for it), and is patched at :meth:`close` when more blocks followed (what :mod:`wave` does, in a few
+    calls instead of a few dozen: segment files are written by the thousand, by threads that share the GIL).
+    """
+
+    __slots__ = ("file", "channels", "sample_rate", "sample_width", "declared", "written")
+
+    def __init__(self, file: Any, channels: int, sample_rate: int, sample_width: int) -> None:
+        if not 1 <= channels <= 0xFFFF:
+            raise KernelInputError("num_channels", "1 to 65535 channels for WAV", channels)
+        if not 1 <= sample_rate <= 0xFFFFFFFF // (channels * sample_width):
+            raise KernelInputError("sample_rate", f"a rate whose byte rate fits WAV's 32 bits for {channels} "
+                                   "channel(s)", sample_rate)
+        self.file = file
+        self.channels = channels
+        self.sample_rate = sample_rate
+        self.sample_width = sample_width
+        self.declared: Optional[int] = None  # data bytes the header says (None: no header yet)
+        self.written = 0
+
+    def write(self, data: memoryview) -> None:
+        n = data.nbytes
+        if self.written + n > WAV_MAX_DATA_BYTES:
+            raise AudioFileError(f"a WAV file holds at most {WAV_MAX_DATA_BYTES} bytes of samples (32-bit sizes)",
+                                 path=getattr(self.file, "name", None))
+        if self.declared is None:
+            self.declared = n
+            self.file.write(wav_header(self.channels, self.sample_rate, self.sample_width, n))
+        self.file.write(data)
+        self.written += n
+
+    def close(self) -> None:
+        """Writes the header of an empty file, or patches the sizes when they changed; flushes."""
+        f = self.file
+        if self.declared is None:
+            self.declared = 0
+            f.write(wav_header(self.channels, self.sample_rate, self.sample_width, 0))
+        elif self.declared != self.written:
+            end = f.tell()
+            f.seek(4)
+            f.write(_RIFF_SIZE.pack(36 + self.written))
+            f.seek(40)
+            f.write(_RIFF_SIZE.pack(self.written))
+            f.seek(end)
+            self.declared = self.written
+        f.flush()
+
+
 class AudioWriter:
     """Writes an audio file block by block, atomically.
 
@@ -105,10 +172,8 @@ class AudioWriter:
         self._atomic = AtomicFile(self.path, "wb", sync_dir=sync_dir)
         try:
             if use_wave:
-                self._wave: Optional[wave.Wave_write] = wave.open(self._atomic.file, "wb")
-                self._wave.setnchannels(self.num_channels)
-                self._wave.setsampwidth(2 if self.sample_format == "i16" else 4)
-                self._wave.setframerate(self.sample_rate)
+                self._wave: Optional[_PcmWav] = _PcmWav(self._atomic.file, self.num_channels, self.sample_rate,
+                                                        2 if self.sample_format == "i16" else 4)
                 self._sf = None
             else:
                 subtype = {"i16": "PCM_16", "i32": "PCM_24" if self.container == "flac" else "PCM_32",
@@ -143,7 +208,7 @@ class AudioWriter:
         if self._wave is not None:
             if interleaved.dtype.byteorder == ">":
                 interleaved = interleaved.astype(interleaved.dtype.newbyteorder("<"))
-            self._wave.writeframesraw(memoryview(interleaved).cast("B"))
+            self._wave.write(memoryview(interleaved).cast("B"))
         else:
             assert self._sf is not None
             self._sf.write(interleaved)
@@ -153,7 +218,7 @@ class AudioWriter:
         """Finishes the file (header, fsync, rename); returns the final path."""
         try:
             if self._wave is not None:
-                self._wave.close()  # patches the header; does not close the file it was given
+                self._wave.close()  # the header's sizes; the file itself is the AtomicFile's
             elif self._sf is not None:
                 self._sf.close()
         except BaseException:
@@ -164,9 +229,7 @@ class AudioWriter:
     def abort(self) -> None:
         """Drops the temporary file; nothing appears under the final name."""
         try:
-            if self._wave is not None:
-                self._wave._file = None  # type: ignore[attr-defined]  # no header patching on a dropped file
-            elif self._sf is not None:
+            if self._sf is not None:
                 self._sf.close()
         except Exception:  # noqa: S110 - the file is being thrown away
             pass

@@ -77,6 +77,46 @@ def test_writer_round_trip_in_blocks(tmp_path, suffix, sample_format):
     assert os.listdir(tmp_path) == [f"out{suffix}"]
 
 
+def _stdlib_wav_bytes(path, blocks, rate, channels, width):
+    """The file the standard library's wave module writes for the same blocks (the writer's reference)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        for b in blocks:
+            w.writeframesraw(np.ascontiguousarray(b.T).tobytes())
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("sample_format,channels,cuts", [
+    ("i16", 1, [4410]), ("i16", 2, [0, 3000, 3001, 10000]), ("i32", 2, [7]), ("i32", 3, [100, 5000]),
+    ("i16", 1, []), ("i16", 2, [0])])
+def test_wav_writer_bytes_equal_the_stdlib_wave_module(tmp_path, sample_format, channels, cuts):
+    """One block (header sized at once), several blocks (header patched at commit), no block and an empty
+    block: the same bytes as the wave module's file."""
+    x = signal(channels=channels, frames=10000, seed=3)
+    if sample_format == "i32":
+        x = x.astype(np.int32) << 16
+    edges = [0, *cuts] if cuts else []
+    blocks = [x[:, a:b] for a, b in zip(edges, edges[1:] + [x.shape[1]])] if cuts else []
+    with AudioWriter(tmp_path / "ours.wav", 44100, channels, sample_format) as w:
+        for b in blocks:
+            w.write(b)
+    width = 2 if sample_format == "i16" else 4
+    assert (tmp_path / "ours.wav").read_bytes() == _stdlib_wav_bytes(tmp_path / "ref.wav", blocks, 44100, channels,
+                                                                     width)
+
+
+def test_wav_writer_refuses_what_wav_cannot_hold_before_writing(tmp_path):
+    from remotemedia.errors import KernelInputError
+
+    with pytest.raises(KernelInputError, match="num_channels"):
+        AudioWriter(tmp_path / "a.wav", 8000, 0)
+    with pytest.raises(KernelInputError, match="sample_rate"):
+        AudioWriter(tmp_path / "a.wav", 0, 1)
+    assert os.listdir(tmp_path) == []
+
+
 def test_writer_converts_and_counts_clipping(tmp_path, impl):
     f = np.array([[0.5, -2.0, 1.5, 0.25]], dtype=np.float32)
     with AudioWriter(tmp_path / "c.wav", 8000, 1, "i16", impl=impl) as w:
